@@ -1,0 +1,96 @@
+"""``esdh-agent init``, ``contracts write`` and ``vocab extract``: workspace upkeep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from esdh_agent.cli.common import WorkspaceOpt, open_workspace, out_console
+
+__all__ = ["contracts_app", "init_command", "vocab_app"]
+
+contracts_app = typer.Typer(
+    help="The YAML data contracts derived from the models.", no_args_is_help=True
+)
+vocab_app = typer.Typer(
+    help="The governed vocabularies extracted from pinned libraries.", no_args_is_help=True
+)
+
+CheckOpt = Annotated[
+    bool, typer.Option("--check", help="Only check that the committed files are current.")
+]
+
+
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="New workspace directory.")],
+) -> None:
+    """Create a new workspace from the packaged reference files."""
+    from esdh_agent.workspace import init_workspace
+
+    root = init_workspace(directory)
+    out_console().print(
+        f"[green]Created[/] workspace {root}\n  next: cd {directory} && esdh-agent generate"
+    )
+
+
+def _sync(files: dict[Path, str], check: bool, what: str) -> None:
+    from esdh_agent.errors import WorkspaceError
+
+    stale = [
+        p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
+    ]
+    console = out_console()
+    if check:
+        if stale:
+            raise WorkspaceError(
+                f"{what} not current: {', '.join(str(p) for p in stale)}",
+                hint=f"run `esdh-agent {what.split()[0]} "
+                f"{'write' if what.startswith('contracts') else 'extract'}`",
+            )
+        console.print(f"[green]OK[/] {what} are current ({len(files)} files)")
+        return
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {len(files)} files ({len(stale)} changed)")
+
+
+def contract_files(governance: Path) -> dict[Path, str]:
+    """The YAML contract files, rendered from the pydantic models."""
+    import yaml
+
+    from esdh_agent.core.contract import CONTRACT_VERSION, contract_documents
+
+    folder = governance / "schemas" / CONTRACT_VERSION
+    header = (
+        "# Generated from esdh_agent.core.contract by `esdh-agent contracts write`.\n"
+        "# Do not edit by hand: a test fails when this file is not current.\n"
+    )
+    return {
+        folder / f"{stem}.yaml": header
+        + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
+        for stem, doc in contract_documents().items()
+    }
+
+
+@contracts_app.command("write")
+def contracts_write(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """Write governance/schemas/<version>/*.yaml from the pydantic models."""
+    ws = open_workspace(workspace)
+    _sync(contract_files(ws.governance), check, "contracts")
+
+
+@vocab_app.command("extract")
+def vocab_extract(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """Extract name, street and ZIP vocabularies from the pinned Faker and zipcodes."""
+    from esdh_agent.core.vocab_extract import extract_vocabularies
+
+    ws = open_workspace(workspace)
+    folder = ws.governance / "vocabularies"
+    _sync(
+        {folder / name: text for name, text in extract_vocabularies().items()},
+        check,
+        "vocabularies",
+    )

@@ -1,0 +1,101 @@
+"""The ``esdh-agent`` command line: thin commands over the layers below.
+
+Exit codes (shared by every command): 0 success, 1 error, 2 usage, 3 refused by critics,
+4 awaiting approval, 5 validation found error-level findings.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from esdh_agent import __version__
+from esdh_agent.cli import admin, generate, plan, snapshots
+from esdh_agent.cli.common import STATE, WorkspaceOpt
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="esdh-agent",
+    help="Governed, reproducible synthetic insurance test data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"esdh-agent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    workspace: WorkspaceOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """ESDH agent: plan, generate, validate and commit governed synthetic snapshots."""
+    STATE.workspace = workspace
+    STATE.debug = debug or STATE.debug
+
+
+app.command("generate")(generate.generate_command)
+app.command("validate")(generate.validate_command)
+app.command("init")(admin.init_command)
+app.add_typer(snapshots.app, name="snapshots")
+app.add_typer(plan.app, name="plan")
+app.add_typer(admin.contracts_app, name="contracts")
+app.add_typer(admin.vocab_app, name="vocab")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user mistakes become one red line and an exit code, never a traceback."""
+    from esdh_agent.errors import EsdhError, ExitCode
+
+    args = sys.argv[1:] if argv is None else argv
+    STATE.debug = "--debug" in args
+    try:
+        code = app(args=args, standalone_mode=False)
+    except EsdhError as exc:
+        if STATE.debug:
+            raise
+        _error_line(exc.one_line())
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _error_line("interrupted; nothing was committed")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        _error_line("aborted")
+        return 1
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return int(exc.exit_code)
+        if STATE.debug:
+            raise
+        _error_line(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+        return int(ExitCode.ERROR)
+    return code if isinstance(code, int) else 0
+
+
+def _error_line(text: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/] {escape(text)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

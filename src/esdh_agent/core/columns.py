@@ -1,0 +1,180 @@
+"""Vectorized builders of string columns: fixed-width codes, UUIDs, formatted numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "char_matrix",
+    "fixed_width",
+    "fixed_width_bytes",
+    "join",
+    "mixed_radix",
+    "uuid4_column",
+    "uuid5_pairs",
+    "uuid_column",
+]
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def fixed_width(chars: np.ndarray) -> pa.Array:
+    """A string array from an (n, width) matrix of ASCII bytes, without a Python loop."""
+    n, width = chars.shape
+    data = np.ascontiguousarray(chars, dtype=np.uint8).reshape(-1)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def char_matrix(alphabet: bytes, indices: np.ndarray) -> np.ndarray:
+    """Map an integer matrix of alphabet indices to its ASCII bytes."""
+    return np.frombuffer(alphabet, dtype=np.uint8)[indices]
+
+
+def mixed_radix(values: np.ndarray, radices: list[int]) -> np.ndarray:
+    """Digits of ``values`` in a mixed radix (most significant first), shape (n, len(radices))."""
+    out = np.empty((len(values), len(radices)), dtype=np.int64)
+    rest = np.asarray(values, dtype=np.uint64).copy()
+    for pos in range(len(radices) - 1, -1, -1):
+        radix = np.uint64(radices[pos])
+        out[:, pos] = (rest % radix).astype(np.int64)
+        rest //= radix
+    return out
+
+
+def uuid_column(raw: np.ndarray) -> pa.Array:
+    """Canonical lowercase UUID strings from an (n, 16) matrix of UUID bytes."""
+    n = len(raw)
+    nibbles = np.empty((n, 32), dtype=np.uint8)
+    nibbles[:, 0::2] = raw >> 4
+    nibbles[:, 1::2] = raw & 0x0F
+    hexed = _HEX[nibbles]
+    out = np.full((n, 36), ord("-"), dtype=np.uint8)
+    out[:, 0:8] = hexed[:, 0:8]
+    out[:, 9:13] = hexed[:, 8:12]
+    out[:, 14:18] = hexed[:, 12:16]
+    out[:, 19:23] = hexed[:, 16:20]
+    out[:, 24:36] = hexed[:, 20:32]
+    return fixed_width(out)
+
+
+def uuid4_column(rng: np.random.Generator, n: int) -> pa.Array:
+    """``n`` RFC 9562 version-4 UUID strings (lowercase) from a seeded stream."""
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    return uuid_column(raw)
+
+
+def fixed_width_bytes(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """The (n, width) byte matrix of a string array whose values all have ``width`` bytes."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :][: n + 1]
+    if n and (offsets[-1] - offsets[0] != n * width or values.null_count):
+        raise ValueError(f"values are not all {width} bytes long")
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if n else np.zeros(0, np.uint8)
+    start = int(offsets[0]) if n else 0
+    return data[start : start + n * width].reshape(n, width)
+
+
+def join(*parts: pa.Array | str, sep: str = "") -> pa.Array:
+    """Element-wise concatenation of string arrays and scalars (nulls propagate)."""
+    return pc.binary_join_element_wise(*parts, sep)
+
+
+def uuid5_pairs(namespace: uuid.UUID, left: pa.Array, right: pa.Array) -> pa.Array:
+    """UUIDv5 of 'left:right' for each pair of 36-character ids (as ``uuid.uuid5`` would)."""
+    n = len(left)
+    names = np.empty((n, 73), dtype=np.uint8)
+    names[:, 0:36] = fixed_width_bytes(left, 36)
+    names[:, 36] = ord(":")
+    names[:, 37:73] = fixed_width_bytes(right, 36)
+    base = hashlib.sha1(namespace.bytes, usedforsecurity=False)
+    raw = bytearray()
+    view = memoryview(names.tobytes())
+    for i in range(n):
+        h = base.copy()
+        h.update(view[i * 73 : (i + 1) * 73])
+        raw += h.digest()[:16]
+    digest = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(n, 16).copy()
+    digest[:, 6] = (digest[:, 6] & 0x0F) | 0x50
+    digest[:, 8] = (digest[:, 8] & 0x3F) | 0x80
+    return uuid_column(digest)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def hash128(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each string (nulls hash like empty strings).
+
+    Used to find repeated values across blocks without keeping the strings: equal strings
+    always hash equal, and two different strings collide on both halves with probability
+    about 2**-128.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :][: n + 1]
+    data = values.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    if values.null_count:
+        lengths = np.where(np.asarray(values.is_valid()), lengths, 0)
+    width = int(lengths.max()) if n else 0
+    words = max(1, -(-width // 8))
+    cols = np.arange(words * 8, dtype=np.int64)
+    if width and (lengths == width).all() and offsets[-1] - offsets[0] == n * width:
+        matrix = np.zeros((n, words * 8), dtype=np.uint8)
+        matrix[:, :width] = raw[starts[0] : starts[0] + n * width].reshape(n, width)
+    else:
+        index = np.minimum(starts[:, None] + cols[None, :], max(len(raw) - 1, 0))
+        matrix = np.where(cols[None, :] < lengths[:, None], raw[index], 0).astype(np.uint8)
+    packed = np.ascontiguousarray(matrix).view(np.uint64).reshape(n, words)
+    with np.errstate(over="ignore"):
+        h1 = _mix64(lengths.astype(np.uint64) ^ np.uint64(0x9E3779B97F4A7C15))
+        h2 = _mix64(lengths.astype(np.uint64) ^ np.uint64(0xC2B2AE3D27D4EB4F))
+        for w in range(words):
+            h1 = _mix64(h1 ^ packed[:, w])
+            h2 = _mix64((h2 + packed[:, w]) * np.uint64(0xFF51AFD7ED558CCD))
+    return h1, h2
+
+
+def repeated_rows(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    """Row positions whose (h1, h2) pair occurs more than once."""
+    ordered = np.sort(h1)
+    candidates = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(candidates):
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(np.isin(h1, candidates))
+    pairs = np.stack([h1[rows], h2[rows]], axis=1)
+    _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+    return rows[counts[inverse.reshape(-1)] > 1]
+
+
+def index_of(
+    needles: tuple[np.ndarray, np.ndarray], haystack: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """For each needle hash pair, the first haystack position with that pair, or -1."""
+    hay1, hay2 = haystack
+    if not len(hay1):
+        return np.full(len(needles[0]), -1, dtype=np.int64)
+    order = np.argsort(hay1, kind="stable")
+    ordered = hay1[order]
+    pos = np.minimum(np.searchsorted(ordered, needles[0]), len(ordered) - 1)
+    candidate = order[pos]
+    found = (ordered[pos] == needles[0]) & (hay2[candidate] == needles[1])
+    return np.where(found, candidate, -1).astype(np.int64)

@@ -1,0 +1,74 @@
+"""The governance policy (``governance/policy.yaml``): caps, allowed states, the marker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from esdh_agent.core.contract import ContractState
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.yamlio import load_model
+from esdh_agent.errors import PolicyError
+
+__all__ = ["Policy", "RecordCaps", "load_policy", "policy_violations"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecordCaps(_Strict):
+    max_persons: int = Field(ge=1, description="No snapshot holds more persons than this.")
+    max_vehicles_per_person: int = Field(10, ge=1, le=10)
+
+
+class Policy(_Strict):
+    """What governance allows. The generator and the agent's policy gate enforce it."""
+
+    policy_version: int = Field(ge=1)
+    required_marker: str = Field(min_length=1, max_length=100)
+    allowed_states: list[ContractState] = Field(min_length=1)
+    records: RecordCaps
+
+
+def load_policy(path: Path) -> Policy:
+    """Load the policy; malformed files name the file and line."""
+    return load_model(path, Policy)
+
+
+def policy_violations(policy: Policy, plan: GenerationPlan) -> list[str]:
+    """Every way ``plan`` breaks ``policy`` (empty when it complies)."""
+    problems = []
+    if plan.person_count > policy.records.max_persons:
+        problems.append(
+            f"person_count {plan.person_count} exceeds the policy cap of "
+            f"{policy.records.max_persons}"
+        )
+    most = max((k for k, share in plan.vehicles_per_person.items() if share > 0), default=1)
+    if most > policy.records.max_vehicles_per_person:
+        problems.append(
+            f"{most} vehicles per person exceeds the policy cap of "
+            f"{policy.records.max_vehicles_per_person}"
+        )
+    outside = sorted(
+        s for s, share in plan.state_mix.items() if share > 0 and s not in policy.allowed_states
+    )
+    if outside:
+        problems.append(
+            f"state_mix uses {', '.join(outside)}, not allowed by the policy "
+            f"({', '.join(policy.allowed_states)})"
+        )
+    return problems
+
+
+def enforce(policy: Policy, plan: GenerationPlan, source: str) -> None:
+    """Raise PolicyError naming the first violation."""
+    problems = policy_violations(policy, plan)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PolicyError(
+            problems[0] + more,
+            location=source,
+            hint="change the plan, or change the policy through governance",
+        )

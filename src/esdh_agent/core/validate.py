@@ -1,0 +1,205 @@
+"""The validator tool: a bundle (or a snapshot on disk) → a ValidationReport.
+
+Row-level rules run per block, vectorized with Arrow compute, wherever the block is (a
+worker process during generation). Rules that need the whole dataset — uniqueness and
+plan conformance — run in ``Validator.finish`` over keys and tallies the blocks hand back.
+Every finding is collected; only the caller decides what is fatal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from esdh_agent.core import rules
+from esdh_agent.core.columns import hash128, index_of
+from esdh_agent.core.contract import ENTITIES
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.report import MAX_SAMPLES, Finding, Severity, ValidationReport
+from esdh_agent.core.vocab import Vocabulary
+
+__all__ = [
+    "BlockCheck",
+    "KeyHashes",
+    "ValidationContext",
+    "Validator",
+    "check_block",
+    "validate_tables",
+]
+
+Block = dict[str, pa.Table]
+
+ID_COLUMNS = {"persons": "person_id", "vehicles": "vehicle_id", "profiles": "profile_id"}
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What the rules need besides the data: governed tables, as-of date, marker, plan."""
+
+    vocab: Vocabulary
+    as_of: dt.date
+    marker: str | None = None
+    plan: GenerationPlan | None = None
+
+
+@dataclass(frozen=True)
+class KeyHashes:
+    """128-bit hashes of one block's key column (null rows left out) and their row numbers."""
+
+    h1: np.ndarray
+    h2: np.ndarray
+    rows: np.ndarray  # 1-based row numbers in the whole entity
+
+
+@dataclass
+class BlockCheck:
+    """A block's row-level findings plus the keys and tallies the global rules need."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    rules: set[str] = field(default_factory=set)
+    keys: dict[str, list[KeyHashes]] = field(default_factory=dict)
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+class Checker:
+    """Collects findings for one block; rules call ``flag`` with a boolean mask of bad rows."""
+
+    def __init__(self, block: Block, offsets: dict[str, int]) -> None:
+        self.block = block
+        self.offsets = offsets
+        self.result = BlockCheck(rows={k: t.num_rows for k, t in block.items()})
+        self._hashes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._indexes: dict[tuple[str, str, str, str], np.ndarray] = {}
+
+    def hashes(self, entity: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """128-bit hashes of a column (computed once per block)."""
+        if (entity, column) not in self._hashes:
+            self._hashes[(entity, column)] = hash128(self.block[entity].column(column))
+        return self._hashes[(entity, column)]
+
+    def index(self, entity: str, column: str, target: str, target_column: str) -> np.ndarray:
+        """Row of ``target`` whose ``target_column`` equals each row's ``column`` (-1: none)."""
+        key = (entity, column, target, target_column)
+        if key not in self._indexes:
+            found = index_of(self.hashes(entity, column), self.hashes(target, target_column))
+            nulls = self.block[entity].column(column).is_null()
+            if nulls.null_count or pc.any(nulls).as_py():
+                found[as_mask(nulls)] = -1
+            self._indexes[key] = found
+        return self._indexes[key]
+
+    def flag(
+        self,
+        rule: str,
+        entity: str,
+        column: str | None,
+        bad: pa.Array | pa.ChunkedArray | np.ndarray,
+        message: str,
+        severity: Severity = "error",
+    ) -> None:
+        self.result.rules.add(rule)
+        mask = as_mask(bad)
+        count = int(mask.sum())
+        if not count:
+            return
+        rows = np.flatnonzero(mask)[:MAX_SAMPLES]
+        table = self.block[entity]
+        ids = table.column(ID_COLUMNS[entity]).take(pa.array(rows)).to_pylist()
+        base = self.offsets.get(entity, 0)
+        samples = [f"row {base + int(r) + 1} ({i})" for r, i in zip(rows, ids, strict=True)]
+        self.result.findings.append(
+            Finding(
+                rule=rule,
+                entity=entity,
+                field=column,
+                severity=severity,
+                message=message,
+                count=count,
+                samples=samples,
+            )
+        )
+
+    def key(
+        self,
+        name: str,
+        entity: str,
+        values: pa.Array | pa.ChunkedArray,
+        column: str | None = None,
+    ) -> None:
+        """Hand a key column to the whole-dataset uniqueness rule (as hashes, not strings)."""
+        h1, h2 = hash128(values) if column is None else self.hashes(entity, column)
+        rows = np.arange(len(h1), dtype=np.int64) + self.offsets.get(entity, 0) + 1
+        if values.null_count:
+            valid = as_mask(values.is_valid())
+            h1, h2, rows = h1[valid], h2[valid], rows[valid]
+        self.result.keys.setdefault(name, []).append(KeyHashes(h1, h2, rows))
+
+    def tally(self, name: str, values: pa.Array | pa.ChunkedArray) -> None:
+        counts = self.result.tallies.setdefault(name, Counter())
+        for item in pc.value_counts(values).to_pylist():
+            if item["values"] is not None:
+                counts[str(item["values"])] += int(item["counts"])
+
+
+def as_mask(bad: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
+    """A numpy bool mask; nulls count as 'not bad' (missing values have their own rule)."""
+    if isinstance(bad, np.ndarray):
+        return bad.astype(bool)
+    filled = pc.fill_null(bad, False)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def check_block(ctx: ValidationContext, block: Block, offsets: dict[str, int]) -> BlockCheck:
+    """Run every row-level rule on one block (all three entities present)."""
+    checker = Checker(block, offsets)
+    for entity in ENTITIES:
+        rules.contract(checker, entity)
+    rules.persons(checker, ctx)
+    rules.vehicles(checker, ctx)
+    rules.profiles(checker)
+    rules.hygiene(checker, ctx)
+    rules.keys_and_tallies(checker, ctx)
+    return checker.result
+
+
+class Validator:
+    """Accumulates block checks and runs the whole-dataset rules at the end."""
+
+    def __init__(self, ctx: ValidationContext) -> None:
+        self.ctx = ctx
+        self.findings: list[Finding] = []
+        self.rows: Counter[str] = Counter()
+        self.rules: set[str] = set()
+        self.keys: dict[str, list[KeyHashes]] = {}
+        self.tallies: dict[str, Counter[str]] = {}
+
+    def add(self, check: BlockCheck) -> None:
+        self.findings.extend(check.findings)
+        self.rows.update(check.rows)
+        self.rules |= check.rules
+        for name, arrays in check.keys.items():
+            self.keys.setdefault(name, []).extend(arrays)
+        for name, counts in check.tallies.items():
+            self.tallies.setdefault(name, Counter()).update(counts)
+
+    def finish(self) -> ValidationReport:
+        findings = list(self.findings)
+        findings += rules.uniqueness(self.keys, self.rules)
+        if self.ctx.plan is not None:
+            findings += rules.conformance(self.ctx.plan, self.tallies, dict(self.rows), self.rules)
+        return ValidationReport.merge(findings, dict(self.rows), self.rules)
+
+
+def validate_tables(ctx: ValidationContext, block: Block) -> ValidationReport:
+    """Validate whole tables at once (one block): snapshots on disk, API payloads, tests."""
+    validator = Validator(ctx)
+    validator.add(check_block(ctx, block, {}))
+    return validator.finish()

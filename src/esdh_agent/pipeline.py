@@ -1,0 +1,348 @@
+"""Build a snapshot from a plan: layout → blocks (generate, validate, encode) → write → commit.
+
+This is what ``esdh-agent generate`` and the agent's generate node call. The data is
+validated before anything is committed: error-level findings stop the build and the
+staging directory is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import platform
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from esdh_agent import __version__
+from esdh_agent.core.blockwork import BlockOutput, BlockTask, encode_csv, run_block
+from esdh_agent.core.contract import (
+    CONTRACT_VERSION,
+    ENTITIES,
+    DatasetMetadata,
+    arrow_schema,
+    contract_documents,
+)
+from esdh_agent.core.generator import GENERATOR_VERSION
+from esdh_agent.core.layout import BLOCK_SIZE, compile_layout
+from esdh_agent.core.manifest import BlockEntry, EntityEntry, FileEntry, Manifest, content_hash
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.report import ValidationReport
+from esdh_agent.core.store import CommitResult, SnapshotStore, check_name
+from esdh_agent.core.validate import ValidationContext, Validator
+from esdh_agent.core.vocab import Vocabulary
+from esdh_agent.engines.local import LocalEngine
+from esdh_agent.errors import InputError, SnapshotError, ValidationFailed
+
+__all__ = [
+    "FORMATS",
+    "VALUE_LIBRARIES",
+    "BuildResult",
+    "build_snapshot",
+    "contract_hash",
+    "library_versions",
+    "metadata_bytes",
+]
+
+FORMATS = ("csv", "json", "parquet")
+VALUE_LIBRARIES = ("numpy", "pyarrow", "Faker", "zipcodes")
+Progress = Callable[[int, int], None]
+
+
+def library_versions() -> dict[str, str]:
+    """Exact versions of every library that shapes generated values."""
+    return {name: version(name) for name in VALUE_LIBRARIES}
+
+
+def contract_hash() -> str:
+    text = json.dumps(contract_documents(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def metadata_bytes(plan: GenerationPlan, rows: dict[str, int]) -> bytes:
+    """metadata.json: DatasetMetadata derived from the plan only (no wall-clock time)."""
+    meta = DatasetMetadata(
+        dataset_version=plan.dataset_version,
+        generated_at=dt.datetime.combine(plan.as_of_date, dt.time()),
+        record_count_persons=rows.get("persons", 0),
+        record_count_vehicles=rows.get("vehicles", 0),
+        record_count_profiles=rows.get("profiles", 0),
+        notes=f"Synthetic data, not real people. Seed {plan.seed}; plan sha256 "
+        f"{plan.plan_hash()[:16]}.",
+    )
+    return (json.dumps(meta.model_dump(mode="json"), indent=2) + "\n").encode()
+
+
+def check_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use {', '.join(FORMATS)}")
+    if "csv" not in formats:
+        formats = ("csv", *formats)
+    return tuple(f for f in FORMATS if f in formats)
+
+
+@dataclass
+class BuildResult:
+    """What a build did: the commit (or why not), the report and where time went."""
+
+    commit: CommitResult
+    report: ValidationReport
+    rows: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Writer:
+    """Streams block outputs into the staging directory from a background thread.
+
+    File writes and SHA-256 release the GIL, so writing overlaps with receiving the next
+    blocks from the workers.
+    """
+
+    def __init__(self, staged: Path, formats: tuple[str, ...]) -> None:
+        self.staged = staged
+        self.formats = formats
+        self.handles: dict[str, IO[bytes]] = {}
+        self.hashes: dict[str, Any] = {}
+        self.sizes: dict[str, int] = {}
+        self.parquet: dict[str, pq.ParquetWriter] = {}
+        self.json_started: set[str] = set()
+        self.seconds = 0.0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=4)
+        for entity in ENTITIES:
+            self._open(f"{entity}.csv", encode_csv(arrow_schema(entity).empty_table(), True))
+            if "json" in formats:
+                self._open(f"{entity}.json", b"[\n")
+            if "parquet" in formats:
+                self.parquet[entity] = pq.ParquetWriter(
+                    staged / f"{entity}.parquet", arrow_schema(entity), compression="zstd"
+                )
+        self.thread = threading.Thread(target=self._run, name="esdh-writer", daemon=True)
+        self.thread.start()
+
+    def _open(self, name: str, first: bytes | pa.Buffer) -> None:
+        self.handles[name] = (self.staged / name).open("wb")
+        self.hashes[name] = hashlib.sha256()
+        self.sizes[name] = 0
+        self._write(name, first)
+
+    def _write(self, name: str, data: bytes | pa.Buffer) -> None:
+        self.handles[name].write(data)
+        self.hashes[name].update(data)
+        self.sizes[name] += len(data)
+
+    def _run(self) -> None:
+        while (out := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            start = time.perf_counter()
+            try:
+                self._add(out)
+            except BaseException as exc:
+                self.error = exc
+            self.seconds += time.perf_counter() - start
+
+    def _add(self, out: BlockOutput) -> None:
+        for entity, data in out.csv.items():
+            self._write(f"{entity}.csv", data)
+        for entity, body in out.json.items():
+            if body:
+                if entity in self.json_started:
+                    self._write(f"{entity}.json", b",\n")
+                self._write(f"{entity}.json", body)
+                self.json_started.add(entity)
+        for entity, table in out.tables.items():
+            self.parquet[entity].write_table(table, row_group_size=max(1, table.num_rows))
+
+    def add(self, out: BlockOutput) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(out)
+
+    def _drain(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def close(self, rows: dict[str, int]) -> list[FileEntry]:
+        self._drain()
+        if self.error is not None:
+            raise self.error
+        for entity in ENTITIES:
+            if "json" in self.formats:
+                self._write(f"{entity}.json", b"\n]\n")
+        for handle in self.handles.values():
+            handle.close()
+        for writer in self.parquet.values():
+            writer.close()
+        files = [
+            FileEntry(
+                path=name,
+                bytes=self.sizes[name],
+                sha256=self.hashes[name].hexdigest(),
+                rows=rows[name.split(".")[0]],
+                entity=name.split(".")[0],
+                format=name.split(".")[1],
+            )
+            for name in self.handles
+        ]
+        for entity in self.parquet:
+            path = self.staged / f"{entity}.parquet"
+            files.append(
+                FileEntry(
+                    path=path.name,
+                    bytes=path.stat().st_size,
+                    sha256=_sha256_file(path),
+                    rows=rows[entity],
+                    entity=entity,
+                    format="parquet",
+                )
+            )
+        return sorted(files, key=lambda f: f.path)
+
+    def abort(self) -> None:
+        self.error = self.error or RuntimeError("aborted")
+        self._drain()
+        for handle in self.handles.values():
+            handle.close()
+        for writer in self.parquet.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_snapshot(
+    plan: GenerationPlan,
+    **kwargs: Any,
+) -> BuildResult:
+    """Generate, validate and atomically commit a snapshot of ``plan`` (see ``_build``).
+
+    Operating-system failures (a full disk, a path that cannot be written) become one
+    SnapshotError naming the path; the staging directory is always removed.
+    """
+    try:
+        return _build(plan, **kwargs)
+    except OSError as exc:
+        where = exc.filename or kwargs["store"].data_dir
+        raise SnapshotError(
+            f"cannot write the snapshot: {exc.strerror or exc}",
+            location=str(where),
+            hint="check free space and permissions; nothing was committed",
+        ) from None
+
+
+def _build(
+    plan: GenerationPlan,
+    *,
+    vocab: Vocabulary,
+    store: SnapshotStore,
+    marker: str,
+    name: str,
+    formats: tuple[str, ...] = ("csv",),
+    workers: int = 1,
+    provenance: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    check_name(name)
+    formats = check_formats(formats)
+    seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
+    wall = time.perf_counter()
+    layout = compile_layout(plan, vocab, marker)
+    ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
+    validator = Validator(ctx)
+    entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
+    task = BlockTask(layout=layout, ctx=ctx, formats=formats)
+    engine: LocalEngine[BlockTask, BlockOutput] = LocalEngine(workers)
+    total = len(layout.blocks)
+    with store.staging(name) as staged:
+        writer = _Writer(staged, formats)
+        try:
+            for done, out in enumerate(engine.map(run_block, task, range(total)), start=1):
+                writer.add(out)
+                for entity, data in out.csv.items():
+                    entry = entities[entity]
+                    entry.rows += out.rows[entity]
+                    entry.blocks.append(
+                        BlockEntry(
+                            rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity]
+                        )
+                    )
+                for phase, value in out.seconds.items():
+                    seconds[phase] += value
+                validator.add(out.check)
+                if progress:
+                    progress(done, total)
+            t = time.perf_counter()
+            rows = {e: entry.rows for e, entry in entities.items()}
+            files = writer.close(rows)
+            write_seconds = writer.seconds + time.perf_counter() - t
+        except BaseException:
+            writer.abort()
+            raise
+        t = time.perf_counter()
+        report = validator.finish()
+        seconds["validate_global"] = time.perf_counter() - t
+        if not report.ok:
+            raise ValidationFailed(
+                f"validation found {report.errors} error-level finding(s); nothing was "
+                f"committed (first: {report.findings[0].rule} on {report.findings[0].entity}"
+                f"{'.' + report.findings[0].field if report.findings[0].field else ''}: "
+                f"{report.findings[0].message})",
+                hint="run `esdh-agent generate --plan …` with --json to see every finding",
+                report=report,
+            )
+        meta = metadata_bytes(plan, rows)
+        (staged / "metadata.json").write_bytes(meta)
+        meta_sha = hashlib.sha256(meta).hexdigest()
+        files.append(FileEntry(path="metadata.json", bytes=len(meta), sha256=meta_sha))
+        manifest = Manifest(
+            name=name,
+            dataset_version=plan.dataset_version,
+            content_hash=content_hash(entities, meta_sha),
+            seed=plan.seed,
+            plan=plan.model_dump(mode="json"),
+            plan_hash=plan.plan_hash(),
+            marker=marker,
+            entities=entities,
+            files=sorted(files, key=lambda f: f.path),
+            generator={
+                "name": "esdh-agent",
+                "version": __version__,
+                "generator_version": GENERATOR_VERSION,
+                "block_size": BLOCK_SIZE,
+                "libraries": library_versions(),
+                "python": platform.python_version(),
+            },
+            vocabulary={"hash": vocab.digest, "files": dict(vocab.files)},
+            contract={"version": CONTRACT_VERSION, "hash": contract_hash()},
+            validation={
+                "errors": report.errors,
+                "warnings": report.warnings,
+                "rules": len(report.rules),
+            },
+            provenance=dict(provenance or {}),
+            committed_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        )
+        t = time.perf_counter()
+        commit = store.commit(staged, manifest)
+        seconds["commit"] = time.perf_counter() - t
+    seconds["write"] = write_seconds
+    seconds["wall"] = time.perf_counter() - wall
+    return BuildResult(commit=commit, report=report, rows=rows, seconds=seconds)
