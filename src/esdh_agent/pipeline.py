@@ -230,17 +230,29 @@ def _sha256_file(path: Path) -> str:
 
 def build_snapshot(
     plan: GenerationPlan,
-    **kwargs: Any,
+    *,
+    vocab: Vocabulary,
+    store: SnapshotStore,
+    marker: str,
+    name: str,
+    formats: tuple[str, ...] = ("csv",),
+    workers: int = 1,
+    provenance: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    block_size: int = BLOCK_SIZE,
 ) -> BuildResult:
-    """Generate, validate and atomically commit a snapshot of ``plan`` (see ``_build``).
+    """Generate, validate and atomically commit a snapshot of ``plan`` under ``name``.
 
-    Operating-system failures (a full disk, a path that cannot be written) become one
-    SnapshotError naming the path; the staging directory is always removed.
+    Error-level validation findings raise ValidationFailed (carrying the report) and
+    commit nothing. Operating-system failures (a full disk, a path that cannot be written)
+    become one SnapshotError naming the path. The staging directory is always removed.
     """
     try:
-        return _build(plan, **kwargs)
+        return _build(plan, vocab=vocab, store=store, marker=marker, name=name,
+                      formats=formats, workers=workers, provenance=provenance,
+                      progress=progress, block_size=block_size)
     except OSError as exc:
-        where = exc.filename or kwargs["store"].data_dir
+        where = exc.filename or store.data_dir
         raise SnapshotError(
             f"cannot write the snapshot: {exc.strerror or exc}",
             location=str(where),
@@ -259,12 +271,13 @@ def _build(
     workers: int = 1,
     provenance: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    block_size: int = BLOCK_SIZE,
 ) -> BuildResult:
     check_name(name)
     formats = check_formats(formats)
     seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
     wall = time.perf_counter()
-    layout = compile_layout(plan, vocab, marker)
+    layout = compile_layout(plan, vocab, marker, block_size)
     ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
     validator = Validator(ctx)
     entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
@@ -326,7 +339,7 @@ def _build(
                 "name": "esdh-agent",
                 "version": __version__,
                 "generator_version": GENERATOR_VERSION,
-                "block_size": BLOCK_SIZE,
+                "block_size": block_size,
                 "libraries": library_versions(),
                 "python": platform.python_version(),
             },

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from esdh_agent.core.contract import ENTITIES, arrow_schema
+from esdh_agent.core.layout import BLOCK_SIZE
 from esdh_agent.core.manifest import Manifest, content_hash
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import Finding, ValidationReport
@@ -288,6 +289,7 @@ def reproduce(ws: Workspace, name: str, workers: int = 1) -> Reproduction:
             marker=manifest.marker,
             name=name,
             workers=workers,
+            block_size=int(manifest.generator.get("block_size", BLOCK_SIZE)),
         )
         actual = result.commit.manifest.content_hash
     finally:

@@ -124,10 +124,10 @@ def _names(layout: Layout, rs: _Streams, variant: np.ndarray) -> tuple[pa.Array,
         elif name == "max_length":
             r = rs("max_length_name")
             f = _exact_length(
-                join(*[_pick(vocab.first_names, r, k) for _ in range(8)], sep="-"), 50
+                join(*[_pick(vocab.first_names, r, k) for _ in range(20)], sep="-"), 50
             )
             la = _exact_length(
-                join(*[_pick(vocab.last_names, r, k) for _ in range(8)], sep="-"), 50
+                join(*[_pick(vocab.last_names, r, k) for _ in range(20)], sep="-"), 50
             )
         firsts.append((rows, f))
         lasts.append((rows, la))
@@ -210,7 +210,7 @@ def _persons(layout: Layout, spec: BlockSpec) -> tuple[pa.Table, dict[str, np.nd
     )
     if max_len.any():
         rows = np.flatnonzero(max_len)
-        filler = join(*[_pick(vocab.street_names, r, len(rows)) for _ in range(14)], sep=" ")
+        filler = join(*[_pick(vocab.street_names, r, len(rows)) for _ in range(34)], sep=" ")
         long_line = _exact_length(join(line1.take(pa.array(rows)), filler, sep=" "), 100)
         keep = np.flatnonzero(~max_len)
         line1 = _scatter(n, [(keep, line1.take(pa.array(keep))), (rows, long_line)])
@@ -222,7 +222,7 @@ def _persons(layout: Layout, spec: BlockSpec) -> tuple[pa.Table, dict[str, np.nd
         sep=" ",
     )
     if max_len.any():
-        padded = join(line2, *[_pick(vocab.street_names, r, n) for _ in range(8)], sep=" ")
+        padded = join(line2, *[_pick(vocab.street_names, r, n) for _ in range(16)], sep=" ")
         line2 = pc.if_else(pa.array(max_len), _exact_length(padded, 50), line2)
     line2 = pc.if_else(pa.array(has_line2), line2, pa.scalar(None, pa.string()))
 

@@ -176,7 +176,7 @@ def compile_layout(
             hint=f"use one of {', '.join(sorted(vocab.catalogue.makes))}",
         )
     seed, n = plan.seed, plan.person_count
-    makes = tuple(plan.make_mix)
+    makes = tuple(plan.make_mix)  # canonical (alphabetical) order, see plan._canonical
     models, candidates = _models(plan, vocab, makes)
 
     sizes = np.full(-(-n // block_size), block_size, dtype=np.int64)

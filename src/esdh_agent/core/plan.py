@@ -43,6 +43,27 @@ def check_shares(name: str, shares: dict[Any, float]) -> None:
         raise ValueError(f"{name} needs at least one positive share")
 
 
+_ORDER = {
+    name: i
+    for i, name in enumerate(
+        ("Personal", "Commercial", "CA", "AZ", "NV", "OR", "WA", "Sedan", "SUV", "Truck",
+         "Low", "Medium", "High")
+    )
+}
+
+
+def _canonical(value: dict[Any, Any]) -> dict[Any, Any]:
+    """The mapping in canonical key order (contract order, numbers ascending, else A-Z).
+
+    Key order decides how ties in the largest-remainder quotas are broken, so it must not
+    depend on how a plan file (or a model) happened to order its keys.
+    """
+    return dict(
+        sorted(value.items(), key=lambda kv: (_ORDER.get(kv[0], len(_ORDER)), str(kv[0]).zfill(4)
+                                              if isinstance(kv[0], int) else str(kv[0])))
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -127,6 +148,8 @@ def _default_risks() -> dict[LobType, dict[RiskRating, float]]:
 class GenerationPlan(_Strict):
     """What to generate. The only thing a model (the planner LLM) decides."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
     dataset_version: str = Field(
         "v0.1",
         pattern=r"^v[0-9]+\.[0-9]+(\.[0-9]+)?$",
@@ -194,7 +217,7 @@ class GenerationPlan(_Strict):
     @classmethod
     def _sums_to_one(cls, value: dict[Any, float], info: Any) -> dict[Any, float]:
         check_shares(info.field_name, value)
-        return value
+        return _canonical(value)
 
     @field_validator("body_style_mix", "risk_mix")
     @classmethod
@@ -203,7 +226,7 @@ class GenerationPlan(_Strict):
     ) -> dict[str, dict[str, float]]:
         for lob, shares in value.items():
             check_shares(f"{info.field_name}.{lob}", shares)
-        return value
+        return {lob: _canonical(shares) for lob, shares in _canonical(value).items()}
 
     @model_validator(mode="after")
     def _consistent(self) -> GenerationPlan:

@@ -1,0 +1,126 @@
+"""Atomic, immutable, lock-guarded commits; determinism across worker counts."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from esdh_agent.core.plan import AgeBand, GenerationPlan
+from esdh_agent.core.store import SnapshotStore, check_name
+from esdh_agent.errors import SnapshotConflict, SnapshotNameError, ValidationFailed
+from esdh_agent.pipeline import build_snapshot
+from esdh_agent.snapshots import reproduce, verify
+from esdh_agent.workspace import Workspace
+from tests.conftest import MARKER
+
+
+def build(ws: Workspace, plan: GenerationPlan, name: str = "snap", **kw: object):  # noqa: ANN201
+    return build_snapshot(plan, vocab=ws.vocabulary(), store=ws.store(), marker=MARKER,
+                          name=name, **kw)  # type: ignore[arg-type]
+
+
+PLAN = GenerationPlan(person_count=700, vehicles_per_person={1: 0.6, 2: 0.4})
+
+
+def test_same_bytes_for_one_and_several_workers(workspace: Workspace) -> None:
+    one = build(workspace, PLAN, "one", workers=1, block_size=64, formats=("csv", "parquet"))
+    two = build(workspace, PLAN, "two", workers=2, block_size=64, formats=("csv", "parquet"))
+    assert len(one.commit.manifest.entities["persons"].blocks) == 11
+    assert one.commit.manifest.content_hash == two.commit.manifest.content_hash
+    files_one = {f.path: f.sha256 for f in one.commit.manifest.files}
+    files_two = {f.path: f.sha256 for f in two.commit.manifest.files}
+    assert files_one == files_two  # CSV, Parquet and metadata all byte-identical
+
+
+def test_content_hash_ignores_formats_and_commit_time(workspace: Workspace) -> None:
+    a = build(workspace, PLAN, "a", formats=("csv",))
+    b = build(workspace, PLAN, "b", formats=("csv", "json", "parquet"))
+    assert a.commit.manifest.content_hash == b.commit.manifest.content_hash
+    assert {f.path for f in b.commit.manifest.files} >= {"persons.json", "persons.parquet"}
+    rows = json.loads((b.commit.path / "vehicles.json").read_text(encoding="utf-8"))
+    assert len(rows) == b.rows["vehicles"]
+
+
+def test_identical_recommit_is_a_noop_and_different_content_is_refused(
+    workspace: Workspace,
+) -> None:
+    first = build(workspace, PLAN)
+    before = {p.name: p.stat().st_mtime_ns for p in first.commit.path.iterdir()}
+    again = build(workspace, PLAN)
+    assert (first.commit.status, again.commit.status) == ("committed", "unchanged")
+    assert {p.name: p.stat().st_mtime_ns for p in first.commit.path.iterdir()} == before
+    with pytest.raises(SnapshotConflict):
+        build(workspace, PLAN.model_copy(update={"seed": 1}))
+    assert verify(workspace.store(), "snap").ok
+
+
+def test_invalid_data_commits_nothing(workspace: Workspace, staging_empty) -> None:  # noqa: ANN001
+    plan = GenerationPlan(person_count=30, age_bands=[AgeBand(min_age=12, max_age=13, share=1)])
+    with pytest.raises(ValidationFailed) as info:
+        build(workspace, plan)
+    assert info.value.report is not None
+    assert not (workspace.data / "snapshots" / "snap").exists()
+    assert staging_empty()
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".hidden", "UPPER", "", "a" * 81, "x..y"])
+def test_unsafe_names_are_refused(name: str) -> None:
+    with pytest.raises(SnapshotNameError):
+        check_name(name)
+
+
+def test_verify_names_the_changed_file(workspace: Workspace) -> None:
+    result = build(workspace, PLAN)
+    path = result.commit.path / "vehicles.csv"
+    data = bytearray(path.read_bytes())
+    data[-5] = ord("0") if data[-5] != ord("0") else ord("1")
+    path.write_bytes(bytes(data))
+    problems = verify(workspace.store(), "snap").problems
+    assert problems == ["vehicles.csv: SHA-256 differs from the manifest"]
+    (result.commit.path / "stray.txt").write_text("x")
+    assert "stray.txt: not listed in the manifest" in verify(workspace.store(), "snap").problems
+
+
+def test_reproduce_confirms_the_content_hash(workspace: Workspace) -> None:
+    build(workspace, PLAN, block_size=128)
+    result = reproduce(workspace, "snap")
+    assert result.ok and not result.warnings
+    assert not any(p.name.startswith(".reproduce") for p in workspace.data.iterdir())
+
+
+def _commit_in_child(root: str, seed: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    ws = Workspace.open(Path(root))
+    try:
+        result = build(ws, GenerationPlan(person_count=2000, seed=seed), "race")
+        queue.put(result.commit.status)
+    except SnapshotConflict:
+        queue.put("conflict")
+
+
+def test_two_concurrent_commits_of_one_name_cannot_both_win(workspace: Workspace) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_commit_in_child, args=(str(workspace.root), s, queue))
+             for s in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    outcomes = sorted(queue.get(timeout=5) for _ in procs)
+    assert outcomes == ["committed", "conflict"]
+    assert verify(workspace.store(), "race").ok
+
+
+def test_leftover_staging_of_a_dead_process_is_cleaned(workspace: Workspace) -> None:
+    store: SnapshotStore = workspace.store()
+    dead = store.staging_root / "snap.999999999.abcd"
+    dead.mkdir(parents=True)
+    (dead / "persons.csv").write_text("partial")
+    live = store.staging_root / f"snap.{os.getpid()}.beef"
+    live.mkdir()
+    assert store.clean_staging() == ["snap.999999999.abcd"]
+    assert live.exists() and not dead.exists()
