@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     STATE.debug = "--debug" in args
     try:
-        code = app(args=args, standalone_mode=False)
+        code = app(args=args, prog_name="esdh-agent", standalone_mode=False)
     except EsdhError as exc:
         if STATE.debug:
             raise
@@ -77,12 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         _error_line("aborted")
         return 1
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return int(exc.exit_code)
+    except Exception as exc:
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()  # the command-line parser's own usage errors (exit code 2)
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         if STATE.debug:
             raise
         _error_line(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
