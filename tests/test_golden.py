@@ -14,6 +14,7 @@ from pathlib import Path
 from esdh_agent.core.plan import EdgeCases, GenerationPlan
 from esdh_agent.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
+
 from tests.conftest import MARKER
 
 GOLDEN = Path(__file__).parent / "golden" / "small"
@@ -23,15 +24,27 @@ PLAN = GenerationPlan(
     address_line_2_rate=0.25,
     zip_plus4_rate=0.25,
     garaging_elsewhere_rate=0.1,
-    edge_cases=EdgeCases(hyphenated_names=0.125, apostrophe_names=0.125, non_ascii_names=0.125,
-                         long_names=0.125, max_length_fields=0.125, boundary_ages=0.25),
+    edge_cases=EdgeCases(
+        hyphenated_names=0.125,
+        apostrophe_names=0.125,
+        non_ascii_names=0.125,
+        long_names=0.125,
+        max_length_fields=0.125,
+        boundary_ages=0.25,
+    ),
 )
 FILES = ("persons.csv", "vehicles.csv", "profiles.csv", "metadata.json")
 
 
 def test_small_snapshot_matches_the_golden_bytes(workspace: Workspace) -> None:
-    result = build_snapshot(PLAN, vocab=workspace.vocabulary(), store=workspace.store(),
-                            marker=MARKER, name="golden", block_size=10)
+    result = build_snapshot(
+        PLAN,
+        vocab=workspace.vocabulary(),
+        store=workspace.store(),
+        marker=MARKER,
+        name="golden",
+        block_size=10,
+    )
     if os.environ.get("ESDH_UPDATE_GOLDEN"):
         GOLDEN.mkdir(parents=True, exist_ok=True)
         for name in FILES:

@@ -10,18 +10,55 @@ from esdh_agent.cli.admin import contract_files
 from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.core.vocab_extract import extract_vocabularies
+
 from tests.conftest import REPO
 
 V01_COLUMNS = {
-    "persons": ["person_id", "first_name", "last_name", "date_of_birth", "driver_license_number",
-                "driver_license_state", "address_line_1", "address_line_2", "city", "state",
-                "postal_code", "country", "lob_type", "synthetic_source"],
-    "vehicles": ["vehicle_id", "person_id", "vin", "make", "model", "model_year", "body_style",
-                 "risk_rating", "lob_type", "garaging_state", "garaging_postal_code",
-                 "synthetic_source"],
-    "profiles": ["profile_id", "person_id", "vehicle_id", "full_name", "lob_type",
-                 "residence_state", "city", "postal_code", "garaging_state",
-                 "primary_vehicle_vin", "vehicle_summary", "risk_rating", "synthetic_source"],
+    "persons": [
+        "person_id",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "driver_license_number",
+        "driver_license_state",
+        "address_line_1",
+        "address_line_2",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "lob_type",
+        "synthetic_source",
+    ],
+    "vehicles": [
+        "vehicle_id",
+        "person_id",
+        "vin",
+        "make",
+        "model",
+        "model_year",
+        "body_style",
+        "risk_rating",
+        "lob_type",
+        "garaging_state",
+        "garaging_postal_code",
+        "synthetic_source",
+    ],
+    "profiles": [
+        "profile_id",
+        "person_id",
+        "vehicle_id",
+        "full_name",
+        "lob_type",
+        "residence_state",
+        "city",
+        "postal_code",
+        "garaging_state",
+        "primary_vehicle_vin",
+        "vehicle_summary",
+        "risk_rating",
+        "synthetic_source",
+    ],
 }
 
 

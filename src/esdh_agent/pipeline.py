@@ -248,9 +248,18 @@ def build_snapshot(
     become one SnapshotError naming the path. The staging directory is always removed.
     """
     try:
-        return _build(plan, vocab=vocab, store=store, marker=marker, name=name,
-                      formats=formats, workers=workers, provenance=provenance,
-                      progress=progress, block_size=block_size)
+        return _build(
+            plan,
+            vocab=vocab,
+            store=store,
+            marker=marker,
+            name=name,
+            formats=formats,
+            workers=workers,
+            provenance=provenance,
+            progress=progress,
+            block_size=block_size,
+        )
     except OSError as exc:
         where = exc.filename or store.data_dir
         raise SnapshotError(

@@ -195,10 +195,10 @@ def verify(store: SnapshotStore, name: str) -> VerifyResult:
     if result.problems:
         return result
     # The content hash from the CSV bytes themselves: block digests by byte range.
-    for entity, entry in manifest.entities.items():
+    for entity, contents in manifest.entities.items():
         with (root / f"{entity}.csv").open("rb") as handle:
             handle.readline()  # the header is not part of any block
-            for index, block in enumerate(entry.blocks):
+            for index, block in enumerate(contents.blocks):
                 chunk = handle.read(block.bytes)
                 if hashlib.sha256(chunk).hexdigest() != block.sha256:
                     result.problems.append(f"{entity}.csv: block {index} differs from manifest")

@@ -46,7 +46,8 @@ class WorkspaceSettings(BaseModel):
 
     name: str = Field("esdh-workspace", max_length=80)
     formats: list[Literal["csv", "json", "parquet"]] = Field(
-        default_factory=lambda: ["csv"], description="Output formats of new snapshots."
+        default_factory=lambda: ["csv"],  # type: ignore[arg-type]
+        description="Output formats of new snapshots.",
     )
     workers: int = Field(0, ge=0, le=256, description="Worker processes (0: one per CPU).")
 

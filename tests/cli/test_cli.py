@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from esdh_agent.workspace import Workspace
+
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -47,8 +48,9 @@ def test_baseline_generate_then_rerun_verify_reproduce(cli: Cli, workspace: Work
 
 
 def test_json_output_and_formats(cli: Cli, workspace: Workspace) -> None:
-    result = cli("generate", "--persons", "50", "--name", "small", "--format", "csv,parquet",
-                 "--json")
+    result = cli(
+        "generate", "--persons", "50", "--name", "small", "--format", "csv,parquet", "--json"
+    )
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["status"] == "committed" and data["rows"]["persons"] == 50
@@ -89,16 +91,24 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     ],
 )
 def test_bad_input_gives_one_clear_line_and_leaves_nothing(
-    cli: Cli, workspace: Workspace, tmp_path: Path, staging_empty: Callable[[], bool],
-    args: list[str], code: int, message: str,
+    cli: Cli,
+    workspace: Workspace,
+    tmp_path: Path,
+    staging_empty: Callable[[], bool],
+    args: list[str],
+    code: int,
+    message: str,
 ) -> None:
     files = {
         "plan_unknown": write(tmp_path, "plan.yaml", "person_count: 10\ncolour: blue\n"),
         "plan_sum": write(tmp_path, "sum.yaml", "lob_mix:\n  Personal: 0.5\n  Commercial: 0.4\n"),
         "plan_state": write(tmp_path, "state.yaml", "state_mix: {TX: 1.0}\n"),
         "plan_yaml": write(tmp_path, "broken.yaml", "person_count: [1\n"),
-        "plan_kids": write(tmp_path, "kids.yaml",
-                           "person_count: 10\nage_bands: [{min_age: 12, max_age: 14, share: 1}]\n"),
+        "plan_kids": write(
+            tmp_path,
+            "kids.yaml",
+            "person_count: 10\nage_bands: [{min_age: 12, max_age: 14, share: 1}]\n",
+        ),
         "missing": str(tmp_path / "nope.yaml"),
     }
     result = cli("generate", *[a.format(**files) for a in args])
@@ -144,8 +154,9 @@ def test_corrupt_snapshot_is_reported_on_verify_and_validate(
     assert "unreadable manifest" in cli("snapshots", "list").out
 
 
-def test_validate_a_directory_someone_else_produced(cli: Cli, workspace: Workspace,
-                                                   tmp_path: Path) -> None:
+def test_validate_a_directory_someone_else_produced(
+    cli: Cli, workspace: Workspace, tmp_path: Path
+) -> None:
     assert cli("generate", "--persons", "25").code == 0
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -170,8 +181,9 @@ def test_unknown_snapshot_and_usage_errors(cli: Cli) -> None:
     assert cli("--version").out.startswith("esdh-agent ")
 
 
-def test_workspace_discovery(cli: Cli, workspace: Workspace, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workspace_discovery(
+    cli: Cli, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nested = workspace.root / "prompts"
     assert cli("snapshots", "list", cwd=nested).code == 0
     outside = tmp_path / "elsewhere"
@@ -189,9 +201,17 @@ def test_init_creates_a_workspace_and_refuses_a_non_empty_directory(
 ) -> None:
     target = tmp_path / "new"
     assert cli("init", str(target)).code == 0
-    for entry in ("esdh-workspace.yaml", "governance/policy.yaml",
-                  "governance/vocabularies/zip_codes.csv", "governance/schemas/v0.1/persons.yaml",
-                  "mop", "prompts", "critics", "cassettes", "data/snapshots"):
+    for entry in (
+        "esdh-workspace.yaml",
+        "governance/policy.yaml",
+        "governance/vocabularies/zip_codes.csv",
+        "governance/schemas/v0.1/persons.yaml",
+        "mop",
+        "prompts",
+        "critics",
+        "cassettes",
+        "data/snapshots",
+    ):
         assert (target / entry).exists(), entry
     again = cli("init", str(target))
     assert again.code == 2 and "not empty" in again.err
@@ -210,7 +230,11 @@ def test_plan_show_and_schema(cli: Cli) -> None:
 
 
 def test_help_is_available_for_every_command(cli: Cli) -> None:
-    for args in (["--help"], ["generate", "--help"], ["snapshots", "--help"],
-                 ["validate", "--help"]):
+    for args in (
+        ["--help"],
+        ["generate", "--help"],
+        ["snapshots", "--help"],
+        ["validate", "--help"],
+    ):
         assert cli(*args).code == 0
     assert os.environ.get("ESDH_WORKSPACE") is None

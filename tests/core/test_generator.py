@@ -21,6 +21,7 @@ from esdh_agent.core.plan import AgeBand, EdgeCases, GenerationPlan
 from esdh_agent.core.rng import largest_remainder
 from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.core.vocab import Vocabulary
+
 from tests.conftest import MARKER
 
 VALUES = {**{str(d): d for d in range(10)}}
@@ -44,8 +45,9 @@ def age_on(dob: dt.date, on: dt.date) -> int:
 def build(plan: GenerationPlan, vocab: Vocabulary, block_size: int = 97) -> dict[str, pa.Table]:
     layout = compile_layout(plan, vocab, MARKER, block_size)
     blocks = [generate_block(layout, spec) for spec in layout.blocks]
-    return {e: pa.concat_tables([b[e] for b in blocks]) for e in ("persons", "vehicles",
-                                                                   "profiles")}
+    return {
+        e: pa.concat_tables([b[e] for b in blocks]) for e in ("persons", "vehicles", "profiles")
+    }
 
 
 def shares(draw: st.DrawFn, keys: list[str]) -> dict[str, float]:
@@ -82,9 +84,14 @@ def plans(draw: st.DrawFn) -> GenerationPlan:
         address_line_2_rate=rates[0],
         zip_plus4_rate=rates[1],
         garaging_elsewhere_rate=rates[2],
-        edge_cases=EdgeCases(hyphenated_names=rates[3], non_ascii_names=rates[4],
-                             max_length_fields=rates[5], boundary_ages=0.1,
-                             apostrophe_names=0.05, long_names=0.05),
+        edge_cases=EdgeCases(
+            hyphenated_names=rates[3],
+            non_ascii_names=rates[4],
+            max_length_fields=rates[5],
+            boundary_ages=0.1,
+            apostrophe_names=0.05,
+            long_names=0.05,
+        ),
     )
 
 
@@ -102,8 +109,15 @@ def test_generated_data_honours_every_rule(plan: GenerationPlan, vocab: Vocabula
     assert [lobs[k] for k in plan.lob_mix] == expected.tolist()
     assert len(persons) == len(profiles) == plan.person_count
 
-    zips = {(z, c, s) for z, c, s in zip(vocab.zip_codes.to_pylist(), vocab.zip_cities.to_pylist(),
-                                         _zip_states(vocab), strict=True)}
+    zips = {
+        (z, c, s)
+        for z, c, s in zip(
+            vocab.zip_codes.to_pylist(),
+            vocab.zip_cities.to_pylist(),
+            _zip_states(vocab),
+            strict=True,
+        )
+    }
     lo, hi = plan.age_range()
     by_id = {}
     for p in persons:
@@ -174,8 +188,15 @@ def test_blocks_do_not_depend_on_each_other(vocab: Vocabulary) -> None:
     [
         ("address_line_1", {"persons.address_line_1"}),
         ("first_name", {"persons.first_name", "profiles.full_name"}),
-        ("model_year", {"vehicles.model_year", "vehicles.vin", "profiles.vehicle_summary",
-                        "profiles.primary_vehicle_vin"}),
+        (
+            "model_year",
+            {
+                "vehicles.model_year",
+                "vehicles.vin",
+                "profiles.vehicle_summary",
+                "profiles.primary_vehicle_vin",
+            },
+        ),
     ],
 )
 def test_a_field_stream_changes_only_that_field(
@@ -203,10 +224,18 @@ def test_a_field_stream_changes_only_that_field(
 def test_edge_cases_are_present_and_valid(vocab: Vocabulary) -> None:
     plan = GenerationPlan(
         person_count=400,
-        edge_cases=EdgeCases(hyphenated_names=0.1, apostrophe_names=0.1, long_names=0.1,
-                             non_ascii_names=0.1, max_length_fields=0.1, boundary_ages=0.2),
-        age_bands=[AgeBand(min_age=16, max_age=17, share=0.5),
-                   AgeBand(min_age=95, max_age=99, share=0.5)],
+        edge_cases=EdgeCases(
+            hyphenated_names=0.1,
+            apostrophe_names=0.1,
+            long_names=0.1,
+            non_ascii_names=0.1,
+            max_length_fields=0.1,
+            boundary_ages=0.2,
+        ),
+        age_bands=[
+            AgeBand(min_age=16, max_age=17, share=0.5),
+            AgeBand(min_age=95, max_age=99, share=0.5),
+        ],
     )
     persons = build(plan, vocab)["persons"].to_pylist()
     last = [p["last_name"] for p in persons]
@@ -218,15 +247,15 @@ def test_edge_cases_are_present_and_valid(vocab: Vocabulary) -> None:
     ages = Counter(age_on(p["date_of_birth"], plan.as_of_date) for p in persons)
     assert set(ages) <= {16, 17, 95, 96, 97, 98, 99}
     # Band edges: turned 16 / 95 on the as-of date, or turn 18 / 100 the day after.
-    edges = {dt.date(2009, 11, 1), dt.date(1930, 11, 1), dt.date(2007, 11, 2),
-             dt.date(1925, 11, 2)}
+    edges = {dt.date(2009, 11, 1), dt.date(1930, 11, 1), dt.date(2007, 11, 2), dt.date(1925, 11, 2)}
     at_edge = Counter(p["date_of_birth"] for p in persons if p["date_of_birth"] in edges)
     assert sum(at_edge.values()) >= 80  # boundary_ages: 20% of 400 (others may land there)
     assert set(at_edge) == edges
 
 
 def test_feb_29_as_of_date_keeps_ages_exact(vocab: Vocabulary) -> None:
-    plan = GenerationPlan(person_count=300, as_of_date=dt.date(2024, 2, 29),
-                          edge_cases=EdgeCases(boundary_ages=0.5))
+    plan = GenerationPlan(
+        person_count=300, as_of_date=dt.date(2024, 2, 29), edge_cases=EdgeCases(boundary_ages=0.5)
+    )
     for p in build(plan, vocab)["persons"].to_pylist():
         assert 16 <= age_on(p["date_of_birth"], plan.as_of_date) <= 90

@@ -15,12 +15,14 @@ from esdh_agent.errors import SnapshotConflict, SnapshotNameError, ValidationFai
 from esdh_agent.pipeline import build_snapshot
 from esdh_agent.snapshots import reproduce, verify
 from esdh_agent.workspace import Workspace
+
 from tests.conftest import MARKER
 
 
-def build(ws: Workspace, plan: GenerationPlan, name: str = "snap", **kw: object):  # noqa: ANN201
-    return build_snapshot(plan, vocab=ws.vocabulary(), store=ws.store(), marker=MARKER,
-                          name=name, **kw)  # type: ignore[arg-type]
+def build(ws: Workspace, plan: GenerationPlan, name: str = "snap", **kw: object):
+    return build_snapshot(
+        plan, vocab=ws.vocabulary(), store=ws.store(), marker=MARKER, name=name, **kw
+    )  # type: ignore[arg-type]
 
 
 PLAN = GenerationPlan(person_count=700, vehicles_per_person={1: 0.6, 2: 0.4})
@@ -58,7 +60,7 @@ def test_identical_recommit_is_a_noop_and_different_content_is_refused(
     assert verify(workspace.store(), "snap").ok
 
 
-def test_invalid_data_commits_nothing(workspace: Workspace, staging_empty) -> None:  # noqa: ANN001
+def test_invalid_data_commits_nothing(workspace: Workspace, staging_empty) -> None:
     plan = GenerationPlan(person_count=30, age_bands=[AgeBand(min_age=12, max_age=13, share=1)])
     with pytest.raises(ValidationFailed) as info:
         build(workspace, plan)
@@ -104,8 +106,9 @@ def _commit_in_child(root: str, seed: int, queue: multiprocessing.Queue) -> None
 def test_two_concurrent_commits_of_one_name_cannot_both_win(workspace: Workspace) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_commit_in_child, args=(str(workspace.root), s, queue))
-             for s in (1, 2)]
+    procs = [
+        ctx.Process(target=_commit_in_child, args=(str(workspace.root), s, queue)) for s in (1, 2)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -30,8 +30,19 @@ def test_check_digit_detects_a_changed_character() -> None:
 
 @pytest.mark.parametrize(
     ("year", "code"),
-    [(2000, "Y"), (2001, "1"), (2009, "9"), (2010, "A"), (2017, "H"), (2018, "J"),
-     (2021, "M"), (2023, "P"), (2024, "R"), (2025, "S"), (1999, "X")],
+    [
+        (2000, "Y"),
+        (2001, "1"),
+        (2009, "9"),
+        (2010, "A"),
+        (2017, "H"),
+        (2018, "J"),
+        (2021, "M"),
+        (2023, "P"),
+        (2024, "R"),
+        (2025, "S"),
+        (1999, "X"),
+    ],
 )
 def test_model_year_codes(year: int, code: str) -> None:
     assert year_code(year) == code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -20,6 +20,7 @@ from esdh_agent.cli.common import (
 
 if TYPE_CHECKING:
     from esdh_agent.core.plan import GenerationPlan
+    from esdh_agent.core.report import ValidationReport
     from esdh_agent.pipeline import BuildResult
 
 __all__ = ["generate_command", "load_plan", "validate_command"]
@@ -113,7 +114,7 @@ def generate_command(
     except ValidationFailed as exc:
         if progress is not None:
             progress.stop()
-        report = exc.report
+        report = cast("ValidationReport | None", exc.report)
         if as_json and report is not None:
             emit_json(
                 {
@@ -123,7 +124,7 @@ def generate_command(
                 }
             )
         elif report is not None:
-            print_report(report, console)  # type: ignore[arg-type]
+            print_report(report, console)
         raise
     finally:
         if progress is not None:
@@ -178,7 +179,7 @@ def _summary(result: BuildResult, as_json: bool) -> None:
         )
     console.print(f"  path          {result.commit.path}")
     console.print(f"  content hash  {manifest.content_hash}")
-    console.print(f"  files         {', '.join(data['files'])}")  # type: ignore[arg-type]
+    console.print(f"  files         {', '.join(f.path for f in manifest.files)}")
     s = result.report.summary()
     console.print(
         f"  validation    {s['error']} errors, {s['warning']} warnings "

@@ -33,7 +33,9 @@ def fixed_width(chars: np.ndarray) -> pa.Array:
 
 def char_matrix(alphabet: bytes, indices: np.ndarray) -> np.ndarray:
     """Map an integer matrix of alphabet indices to its ASCII bytes."""
-    return np.frombuffer(alphabet, dtype=np.uint8)[indices]
+    table: np.ndarray = np.frombuffer(alphabet, dtype=np.uint8)
+    out: np.ndarray = table[indices]
+    return out
 
 
 def mixed_radix(values: np.ndarray, radices: list[int]) -> np.ndarray:
@@ -112,7 +114,8 @@ def uuid5_pairs(namespace: uuid.UUID, left: pa.Array, right: pa.Array) -> pa.Arr
 def _mix64(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    out: np.ndarray = x ^ (x >> np.uint64(31))
+    return out
 
 
 def hash128(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

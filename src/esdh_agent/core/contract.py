@@ -41,18 +41,21 @@ CONTRACT_VERSION = "v0.1"
 PROFILE_NAMESPACE = uuid.UUID("6f1d5c7e-2b1a-5d8e-9a43-0e5b2c9d4f10")
 """Namespace of profile_id = UUIDv5(namespace, 'person_id:vehicle_id'). Never change it."""
 UUID4_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-CONTRACT_STATES: tuple[str, ...] = ("CA", "AZ", "NV", "OR", "WA")
 POSTAL_PATTERN = r"^[0-9]{5}(-[0-9]{4})?$"
 
 UUID5_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 Uuid4 = Annotated[str, Field(pattern=UUID4_PATTERN, min_length=36, max_length=36)]
 Uuid5 = Annotated[str, Field(pattern=UUID5_PATTERN, min_length=36, max_length=36)]
 ContractState = Literal["CA", "AZ", "NV", "OR", "WA"]
+CONTRACT_STATES: tuple[ContractState, ...] = ("CA", "AZ", "NV", "OR", "WA")
 StateCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", min_length=2, max_length=2)]
 PostalCode = Annotated[str, Field(pattern=POSTAL_PATTERN, min_length=5, max_length=10)]
 LobType = Literal["Personal", "Commercial"]
 BodyStyle = Literal["Sedan", "SUV", "Truck"]
 RiskRating = Literal["Low", "Medium", "High"]
+LOBS: tuple[LobType, ...] = ("Personal", "Commercial")
+BODY_STYLES: tuple[BodyStyle, ...] = ("Sedan", "SUV", "Truck")
+RISKS: tuple[RiskRating, ...] = ("Low", "Medium", "High")
 Marker = Annotated[str, Field(min_length=1, max_length=100)]
 Vin = Annotated[str, Field(pattern=r"^[A-HJ-NPR-Z0-9]{17}$", min_length=17, max_length=17)]
 

@@ -8,11 +8,13 @@ unique. A ``BlockSpec`` then holds all a worker needs to generate its block on i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from esdh_agent.core.contract import CONTRACT_STATES
+from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.rng import allocate_to_blocks, largest_remainder, stream
 from esdh_agent.core.vocab import Vocabulary
@@ -34,9 +36,6 @@ __all__ = [
 BLOCK_SIZE = 65_536
 """Persons per block. Part of the output's identity: changing it changes values."""
 
-LOBS = ("Personal", "Commercial")
-BODY_STYLES = ("Sedan", "SUV", "Truck")
-RISKS = ("Low", "Medium", "High")
 NAME_VARIANTS = ("plain", "hyphenated", "apostrophe", "long", "non_ascii", "max_length")
 VIN_SERIAL_DOMAIN = 33 * 33 * 10**6
 """Distinct (positions 7-8, 12-17) combinations: the most vehicles one snapshot can hold."""
@@ -232,10 +231,12 @@ def compile_layout(
     if vehicles_per_block.sum() > VIN_SERIAL_DOMAIN:
         raise PlanError(f"more than {VIN_SERIAL_DOMAIN} vehicles in one snapshot")
 
-    def lob_shares(mix: dict[str, dict[str, float]], names: tuple[str, ...]) -> list[list[float]]:
+    def lob_shares(
+        mix: Mapping[Any, Mapping[Any, float]], names: tuple[str, ...]
+    ) -> list[list[float]]:
         rows = []
         for lob in LOBS:
-            lob_mix = mix.get(lob) or {names[0]: 1.0}
+            lob_mix: Mapping[Any, float] = mix.get(lob) or {names[0]: 1.0}
             rows.append([lob_mix.get(v, 0.0) for v in names])
         return rows
 

@@ -46,8 +46,21 @@ def check_shares(name: str, shares: dict[Any, float]) -> None:
 _ORDER = {
     name: i
     for i, name in enumerate(
-        ("Personal", "Commercial", "CA", "AZ", "NV", "OR", "WA", "Sedan", "SUV", "Truck",
-         "Low", "Medium", "High")
+        (
+            "Personal",
+            "Commercial",
+            "CA",
+            "AZ",
+            "NV",
+            "OR",
+            "WA",
+            "Sedan",
+            "SUV",
+            "Truck",
+            "Low",
+            "Medium",
+            "High",
+        )
     )
 }
 
@@ -59,8 +72,13 @@ def _canonical(value: dict[Any, Any]) -> dict[Any, Any]:
     depend on how a plan file (or a model) happened to order its keys.
     """
     return dict(
-        sorted(value.items(), key=lambda kv: (_ORDER.get(kv[0], len(_ORDER)), str(kv[0]).zfill(4)
-                                              if isinstance(kv[0], int) else str(kv[0])))
+        sorted(
+            value.items(),
+            key=lambda kv: (
+                _ORDER.get(kv[0], len(_ORDER)),
+                str(kv[0]).zfill(4) if isinstance(kv[0], int) else str(kv[0]),
+            ),
+        )
     )
 
 
@@ -169,11 +187,11 @@ class GenerationPlan(_Strict):
         " Applied within each line of business.",
     )
     lob_mix: dict[LobType, Share] = Field(
-        default_factory=lambda: {"Personal": 0.7, "Commercial": 0.3},
+        default_factory=lambda: {"Personal": 0.7, "Commercial": 0.3},  # type: ignore[arg-type]
         description="Share of persons per line of business.",
     )
     state_mix: dict[ContractState, Share] = Field(
-        default_factory=lambda: {"CA": 0.4, "AZ": 0.15, "NV": 0.1, "OR": 0.15, "WA": 0.2},
+        default_factory=lambda: {"CA": 0.4, "AZ": 0.15, "NV": 0.1, "OR": 0.15, "WA": 0.2},  # type: ignore[arg-type]
         description="Share of persons per residence state (contract states only).",
     )
     age_bands: list[AgeBand] = Field(

@@ -13,6 +13,7 @@ plan.*        exact counts and quotas of the plan (whole dataset)
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -46,8 +47,14 @@ __all__ = [
     "vehicles",
 ]
 
-DEFAULT_LOB_BODY = {"Personal": ("Sedan", "SUV"), "Commercial": ("SUV", "Truck")}
-DEFAULT_LOB_RISK = {"Personal": ("Low", "Medium"), "Commercial": ("Medium", "High")}
+DEFAULT_LOB_BODY: dict[str, tuple[str, ...]] = {
+    "Personal": ("Sedan", "SUV"),
+    "Commercial": ("SUV", "Truck"),
+}
+DEFAULT_LOB_RISK: dict[str, tuple[str, ...]] = {
+    "Personal": ("Low", "Medium"),
+    "Commercial": ("Medium", "High"),
+}
 LICENSED_AGES = (16, 99)
 FREE_TEXT = {
     "persons": (
@@ -91,7 +98,7 @@ def _tables(vocab: Vocabulary) -> _Tables:
     if vocab.digest not in _CACHE:
         states: list[str] = []
         for state in CONTRACT_STATES:
-            start, size = vocab.zip_state_offsets[state]
+            _start, size = vocab.zip_state_offsets[state]
             states += [state] * size
         state_arr = pa.array(states, pa.string())
         formats = vocab.licence_formats.formats
@@ -707,13 +714,13 @@ def conformance(
         findings,
         rules,
     )
-    lob = _quota(n, dict(plan.lob_mix))
+    lob = _quota(n, {str(k): v for k, v in plan.lob_mix.items()})
     _expect("plan.quota", "persons", "lob_type", lob, t["lob_type"], findings, rules)
     _expect(
         "plan.quota",
         "persons",
         "state",
-        _quota(n, dict(plan.state_mix)),
+        _quota(n, {str(k): v for k, v in plan.state_mix.items()}),
         t["state"],
         findings,
         rules,
@@ -805,7 +812,7 @@ def conformance(
             )
         )
     bands = sorted((b.min_age, b.max_age) for b in plan.age_bands)
-    if all(a[1] < b[0] for a, b in zip(bands, bands[1:], strict=False)):
+    if all(a[1] < b[0] for a, b in itertools.pairwise(bands)):
         expected_bands = _quota(n, {f"{b.min_age}-{b.max_age}": b.share for b in plan.age_bands})
         found_bands: Counter[str] = Counter()
         for age, c in t["age"].items():

@@ -163,7 +163,7 @@ class SnapshotStore:
 
     def clean_staging(self) -> list[str]:
         """Remove staging directories left by processes that no longer run."""
-        removed = []
+        removed: list[str] = []
         if not self.staging_root.is_dir():
             return removed
         for child in self.staging_root.iterdir():

@@ -83,7 +83,7 @@ def extract_vocabularies() -> dict[str, str]:
     for state in CONTRACT_STATES:
         rows = sorted(
             (z["zip_code"], z["city"])
-            for z in zipcodes.filter_by(state=state)
+            for z in zipcodes.filter_by(state=state)  # type: ignore[no-untyped-call]
             if z["zip_code_type"] == "STANDARD" and z["active"]
         )
         for zip_code, city in rows:
