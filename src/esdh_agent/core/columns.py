@@ -94,18 +94,15 @@ def join(*parts: pa.Array | str, sep: str = "") -> pa.Array:
 def uuid5_pairs(namespace: uuid.UUID, left: pa.Array, right: pa.Array) -> pa.Array:
     """UUIDv5 of 'left:right' for each pair of 36-character ids (as ``uuid.uuid5`` would)."""
     n = len(left)
-    names = np.empty((n, 73), dtype=np.uint8)
-    names[:, 0:36] = fixed_width_bytes(left, 36)
-    names[:, 36] = ord(":")
-    names[:, 37:73] = fixed_width_bytes(right, 36)
-    base = hashlib.sha1(namespace.bytes, usedforsecurity=False)
-    raw = bytearray()
+    names = np.empty((n, 89), dtype=np.uint8)
+    names[:, 0:16] = np.frombuffer(namespace.bytes, dtype=np.uint8)
+    names[:, 16:52] = fixed_width_bytes(left, 36)
+    names[:, 52] = ord(":")
+    names[:, 53:89] = fixed_width_bytes(right, 36)
     view = memoryview(names.tobytes())
-    for i in range(n):
-        h = base.copy()
-        h.update(view[i * 73 : (i + 1) * 73])
-        raw += h.digest()[:16]
-    digest = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(n, 16).copy()
+    sha1 = hashlib.sha1
+    raw = b"".join([sha1(view[i : i + 89]).digest() for i in range(0, n * 89, 89)])
+    digest = np.frombuffer(raw, dtype=np.uint8).reshape(n, 20)[:, :16].copy()
     digest[:, 6] = (digest[:, 6] & 0x0F) | 0x50
     digest[:, 8] = (digest[:, 8] & 0x3F) | 0x80
     return uuid_column(digest)
@@ -168,16 +165,32 @@ def repeated_rows(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     return rows[counts[inverse.reshape(-1)] > 1]
 
 
+def sort_hashes(
+    hashes: tuple[np.ndarray, np.ndarray], first: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(order, sorted h1) of a haystack; ``first`` keeps equal keys in row order."""
+    order = np.argsort(hashes[0], kind="stable" if first else "quicksort")
+    return order, hashes[0][order]
+
+
 def index_of(
-    needles: tuple[np.ndarray, np.ndarray], haystack: tuple[np.ndarray, np.ndarray]
+    needles: tuple[np.ndarray, np.ndarray],
+    haystack: tuple[np.ndarray, np.ndarray],
+    ordered: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """For each needle hash pair, the first haystack position with that pair, or -1."""
+    """For each needle hash pair, a haystack position with that pair, or -1.
+
+    With ``ordered`` from ``sort_hashes(haystack, first=True)`` the position is the first
+    one in row order. Needles are looked up in sorted order (cache-friendly).
+    """
     hay1, hay2 = haystack
     if not len(hay1):
         return np.full(len(needles[0]), -1, dtype=np.int64)
-    order = np.argsort(hay1, kind="stable")
-    ordered = hay1[order]
-    pos = np.minimum(np.searchsorted(ordered, needles[0]), len(ordered) - 1)
+    order, sorted_hay = ordered if ordered is not None else sort_hashes(haystack)
+    needle_order = np.argsort(needles[0])
+    pos = np.empty(len(needle_order), dtype=np.int64)
+    pos[needle_order] = np.searchsorted(sorted_hay, needles[0][needle_order])
+    pos = np.minimum(pos, len(sorted_hay) - 1)
     candidate = order[pos]
-    found = (ordered[pos] == needles[0]) & (hay2[candidate] == needles[1])
+    found = (sorted_hay[pos] == needles[0]) & (hay2[candidate] == needles[1])
     return np.where(found, candidate, -1).astype(np.int64)

@@ -24,7 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from esdh_agent.core.columns import fixed_width_bytes, join, repeated_rows, uuid5_pairs
-from esdh_agent.core.contract import CONTRACT_STATES, PROFILE_NAMESPACE, column_rules
+from esdh_agent.core.contract import (
+    BODY_STYLES,
+    CONTRACT_STATES,
+    LOBS,
+    PROFILE_NAMESPACE,
+    RISKS,
+    column_rules,
+)
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import MAX_SAMPLES, Finding
 from esdh_agent.core.rng import largest_remainder
@@ -47,6 +54,12 @@ __all__ = [
     "vehicles",
 ]
 
+DERIVED_IDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("vehicles", "person_id"): ("persons", "person_id"),
+    ("profiles", "person_id"): ("persons", "person_id"),
+    ("profiles", "vehicle_id"): ("vehicles", "vehicle_id"),
+}
+"""Foreign-key columns and the column whose values they copy."""
 DEFAULT_LOB_BODY: dict[str, tuple[str, ...]] = {
     "Personal": ("Sedan", "SUV"),
     "Commercial": ("SUV", "Truck"),
@@ -85,8 +98,9 @@ class _Tables:
     zip_state: pa.Array
     licence_regex: str
     make_wmi: pa.Array
-    make_model_body: pa.Array
-    make_model_year: pa.Array
+    make_models: pa.Array  # "make|model" of every catalogue entry
+    model_body: np.ndarray  # body-style code of each entry
+    model_years: np.ndarray  # (entries, 60) bool: sold in 1980 + i
     makes: pa.Array
 
 
@@ -112,19 +126,16 @@ def _tables(vocab: Vocabulary) -> _Tables:
             make_wmi=pa.array(
                 sorted({f"{mk}|{w}" for mk, models in cat.items() for m in models for w in m.wmi})
             ),
-            make_model_body=pa.array(
-                sorted({f"{mk}|{m.model}|{m.body_style}" for mk, ms in cat.items() for m in ms})
+            make_models=pa.array([f"{mk}|{m.model}" for mk, ms in cat.items() for m in ms]),
+            model_body=np.array(
+                [BODY_STYLES.index(m.body_style) for ms in cat.values() for m in ms]
             ),
-            make_model_year=pa.array(
-                sorted(
-                    {
-                        f"{mk}|{m.model}|{y}"
-                        for mk, ms in cat.items()
-                        for m in ms
-                        for lo, hi in m.years
-                        for y in range(lo, hi + 1)
-                    }
-                )
+            model_years=np.array(
+                [
+                    [any(lo <= 1980 + i <= hi for lo, hi in m.years) for i in range(60)]
+                    for ms in cat.values()
+                    for m in ms
+                ]
             ),
             makes=pa.array(sorted(cat)),
         )
@@ -170,19 +181,35 @@ def contract(checker: Checker, entity: str) -> None:
                 )
             continue
         if rule.enum:
+            codes = checker.codes(entity, rule.name, rule.enum)
             checker.flag(
                 "contract.enum",
                 entity,
                 rule.name,
-                _not_in(values, pa.array(rule.enum)),
+                (codes < 0) & as_np(values.is_valid()),
                 f"{rule.name} not one of {', '.join(rule.enum)}",
             )
         elif rule.pattern:
+            source = DERIVED_IDS.get((entity, rule.name))
+            if source is not None and source in checker.pattern_failures:
+                # Rows that equal a checked source value share its verdict; only rows with
+                # no match in the source need the regular expression.
+                found = checker.index(entity, rule.name, *source)
+                bad = np.zeros(len(values), dtype=bool)
+                bad[found >= 0] = checker.pattern_failures[source][found[found >= 0]]
+                loose = np.flatnonzero(found < 0)
+                if len(loose):
+                    sub = values.take(pa.array(loose))
+                    bad[loose] = ~as_np(pc.match_substring_regex(sub, rule.pattern))
+                    bad[loose] &= as_np(sub.is_valid())
+            else:
+                bad = as_np(pc.invert(pc.match_substring_regex(values, rule.pattern)))
+            checker.pattern_failures[(entity, rule.name)] = bad
             checker.flag(
                 "contract.pattern",
                 entity,
                 rule.name,
-                pc.invert(pc.match_substring_regex(values, rule.pattern)),
+                bad,
                 f"{rule.name} does not match {rule.pattern}",
             )
         if rule.pattern is None and (rule.min_length is not None or rule.max_length is not None):
@@ -307,15 +334,23 @@ def _vin_checks(checker: Checker, ctx: ValidationContext) -> None:
     )
 
 
-def _allowed_pairs(
-    plan: GenerationPlan | None, attr: str, default: dict[str, tuple[str, ...]]
-) -> pa.Array:
-    if plan is None:
-        pairs = {f"{lob}|{v}" for lob, values in default.items() for v in values}
-    else:
-        mix: dict[str, dict[str, float]] = getattr(plan, attr)
-        pairs = {f"{lob}|{v}" for lob, shares in mix.items() for v, s in shares.items() if s > 0}
-    return pa.array(sorted(pairs), pa.string())
+def _allowed_matrix(
+    plan: GenerationPlan | None,
+    attr: str,
+    default: dict[str, tuple[str, ...]],
+    values: tuple[str, ...],
+) -> np.ndarray:
+    """allowed[lob, value]: from the plan's positive shares, else the v0.1 defaults."""
+    out = np.zeros((len(LOBS), len(values)), dtype=bool)
+    for i, lob in enumerate(LOBS):
+        if plan is None:
+            chosen = set(default.get(lob, ()))
+        else:
+            mix: dict[str, dict[str, float]] = getattr(plan, attr)
+            chosen = {v for v, share in mix.get(lob, {}).items() if share > 0}
+        for j, value in enumerate(values):
+            out[i, j] = value in chosen
+    return out
 
 
 def vehicles(checker: Checker, ctx: ValidationContext) -> None:
@@ -331,44 +366,62 @@ def vehicles(checker: Checker, ctx: ValidationContext) -> None:
     )
     _vin_checks(checker, ctx)
     make, model = _col(checker, "vehicles", "make"), _col(checker, "vehicles", "model")
-    body = _col(checker, "vehicles", "body_style")
     known = as_np(pc.is_in(make, value_set=tables.makes))
+    entry = np.asarray(
+        pc.fill_null(
+            pc.index_in(join(make, model, sep="|"), value_set=tables.make_models), -1
+        ).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    body = checker.codes("vehicles", "body_style", BODY_STYLES)
+    listed = entry >= 0
+    wrong_body = listed & (body >= 0) & (tables.model_body[np.maximum(entry, 0)] != body)
     checker.flag(
         "domain.catalogue_model",
         "vehicles",
         "model",
-        known & as_np(_not_in(join(make, model, body, sep="|"), tables.make_model_body)),
+        known & (~listed | wrong_body),
         "make/model/body style is not in the vehicle catalogue",
     )
-    year = pc.cast(_col(checker, "vehicles", "model_year"), pa.string())
+    year = pc.fill_null(_col(checker, "vehicles", "model_year"), 0).to_numpy(zero_copy_only=False)
+    offset = np.clip(year.astype(np.int64) - 1980, 0, 59)
+    sold = tables.model_years[np.maximum(entry, 0), offset] & (year >= 1980) & (year < 2040)
     checker.flag(
         "domain.catalogue_year",
         "vehicles",
         "model_year",
-        known & as_np(_not_in(join(make, model, year, sep="|"), tables.make_model_year)),
+        listed & ~sold,
         "model was not sold in that model year",
         severity="warning",
     )
-    lob = _col(checker, "vehicles", "lob_type")
-    checker.flag(
-        "domain.lob_body_style",
-        "vehicles",
-        "body_style",
-        _not_in(
-            join(lob, body, sep="|"), _allowed_pairs(ctx.plan, "body_style_mix", DEFAULT_LOB_BODY)
+    lob = checker.codes("vehicles", "lob_type", LOBS)
+    for column, values, attr, default, message in (
+        (
+            "body_style",
+            BODY_STYLES,
+            "body_style_mix",
+            DEFAULT_LOB_BODY,
+            "body style not allowed for the line of business",
         ),
-        "body style not allowed for the line of business",
-    )
-    checker.flag(
-        "domain.lob_risk",
-        "vehicles",
-        "risk_rating",
-        _not_in(
-            join(lob, _col(checker, "vehicles", "risk_rating"), sep="|"),
-            _allowed_pairs(ctx.plan, "risk_mix", DEFAULT_LOB_RISK),
+        (
+            "risk_rating",
+            RISKS,
+            "risk_mix",
+            DEFAULT_LOB_RISK,
+            "risk rating not allowed for the line of business",
         ),
-        "risk rating not allowed for the line of business",
-    )
+    ):
+        allowed = _allowed_matrix(ctx.plan, attr, default, values)
+        codes = checker.codes("vehicles", column, values)
+        both = (lob >= 0) & (codes >= 0)
+        bad = both & ~allowed[np.maximum(lob, 0), np.maximum(codes, 0)]
+        checker.flag(
+            f"domain.lob_{'body_style' if column == 'body_style' else 'risk'}",
+            "vehicles",
+            column,
+            bad,
+            message,
+        )
     has_owner = owner >= 0
     idx = pa.array(np.maximum(owner, 0))
     person = checker.block["persons"]
@@ -481,12 +534,7 @@ def profiles(checker: Checker) -> None:
             both & as_np(pc.not_equal(_col(checker, "profiles", column), expected)),
             f"{column} differs from {what}",
         )
-    ok_ids = as_np(
-        pc.and_(
-            pc.match_substring_regex(pid, r"^[0-9a-f-]{36}$"),
-            pc.match_substring_regex(vid, r"^[0-9a-f-]{36}$"),
-        )
-    )
+    ok_ids = as_np(pc.equal(pc.binary_length(pid), 36)) & as_np(pc.equal(pc.binary_length(vid), 36))
     rows = np.flatnonzero(ok_ids)
     derived = uuid5_pairs(PROFILE_NAMESPACE, pid.take(pa.array(rows)), vid.take(pa.array(rows)))
     bad = np.zeros(len(pid), dtype=bool)
@@ -591,8 +639,11 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     checker.key("profiles.person_id", "profiles", profile.column("person_id"), "person_id")
     if ctx.plan is None:
         return
-    checker.tally("lob_type", person.column("lob_type"))
-    checker.tally("state", person.column("state"))
+    lob = checker.codes("persons", "lob_type", LOBS)
+    checker.tally_codes("lob_type", lob, LOBS)
+    checker.tally_codes(
+        "state", checker.codes("persons", "state", CONTRACT_STATES), CONTRACT_STATES
+    )
     age = ages(person.column("date_of_birth"), ctx.as_of)
     checker.tally("age", pa.array(age))
     checker.tally(
@@ -604,13 +655,15 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     )
     owner = checker.index("vehicles", "person_id", "persons", "person_id")
     count = np.bincount(owner[owner >= 0], minlength=person.num_rows)
-    checker.tally(
-        "vehicles_per_person",
-        join(person.column("lob_type"), pc.cast(pa.array(count), pa.string()), sep="|"),
-    )
-    lob = vehicle.column("lob_type")
-    checker.tally("body_style", join(lob, vehicle.column("body_style"), sep="|"))
-    checker.tally("risk_rating", join(lob, vehicle.column("risk_rating"), sep="|"))
+    pairs = [f"{name}|{k}" for name in LOBS for k in range(int(count.max(initial=0)) + 1)]
+    width = int(count.max(initial=0)) + 1
+    checker.tally_codes("vehicles_per_person", np.where(lob >= 0, lob * width + count, -1), pairs)
+    vlob = checker.codes("vehicles", "lob_type", LOBS)
+    for column, values in (("body_style", BODY_STYLES), ("risk_rating", RISKS)):
+        codes = checker.codes("vehicles", column, values)
+        combined = np.where((vlob >= 0) & (codes >= 0), vlob * len(values) + codes, -1)
+        labels = [f"{name}|{v}" for name in LOBS for v in values]
+        checker.tally_codes(column, combined, labels)
     checker.tally("make", vehicle.column("make"))
     checker.tally("model_year", vehicle.column("model_year"))
     idx = pa.array(np.maximum(owner, 0))

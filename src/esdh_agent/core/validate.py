@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from esdh_agent.core import rules
-from esdh_agent.core.columns import hash128, index_of
+from esdh_agent.core.columns import hash128, index_of, sort_hashes
 from esdh_agent.core.contract import ENTITIES
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import MAX_SAMPLES, Finding, Severity, ValidationReport
@@ -76,6 +77,18 @@ class Checker:
         self.result = BlockCheck(rows={k: t.num_rows for k, t in block.items()})
         self._hashes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._indexes: dict[tuple[str, str, str, str], np.ndarray] = {}
+        self._codes: dict[tuple[str, str], np.ndarray] = {}
+        self._sorted: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.pattern_failures: dict[tuple[str, str], np.ndarray] = {}
+
+    def codes(self, entity: str, column: str, values: tuple[str, ...]) -> np.ndarray:
+        """Each row's position in ``values`` (-1 when absent or null), computed once."""
+        if (entity, column) not in self._codes:
+            found = pc.index_in(self.block[entity].column(column), value_set=pa.array(values))
+            self._codes[(entity, column)] = np.asarray(
+                pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+        return self._codes[(entity, column)]
 
     def hashes(self, entity: str, column: str) -> tuple[np.ndarray, np.ndarray]:
         """128-bit hashes of a column (computed once per block)."""
@@ -87,7 +100,11 @@ class Checker:
         """Row of ``target`` whose ``target_column`` equals each row's ``column`` (-1: none)."""
         key = (entity, column, target, target_column)
         if key not in self._indexes:
-            found = index_of(self.hashes(entity, column), self.hashes(target, target_column))
+            hay = self.hashes(target, target_column)
+            sort_key = (target, target_column)
+            if sort_key not in self._sorted:
+                self._sorted[sort_key] = sort_hashes(hay, first=True)
+            found = index_of(self.hashes(entity, column), hay, self._sorted[sort_key])
             nulls = self.block[entity].column(column).is_null()
             if nulls.null_count or pc.any(nulls).as_py():
                 found[as_mask(nulls)] = -1
@@ -139,6 +156,14 @@ class Checker:
             valid = as_mask(values.is_valid())
             h1, h2, rows = h1[valid], h2[valid], rows[valid]
         self.result.keys.setdefault(name, []).append(KeyHashes(h1, h2, rows))
+
+    def tally_codes(self, name: str, codes: np.ndarray, labels: Sequence[str]) -> None:
+        """Count rows per label from integer codes (-1: not counted)."""
+        counts = self.result.tallies.setdefault(name, Counter())
+        found = np.bincount(codes[codes >= 0], minlength=len(labels))
+        for label, n in zip(labels, found, strict=False):
+            if n:
+                counts[label] += int(n)
 
     def tally(self, name: str, values: pa.Array | pa.ChunkedArray) -> None:
         counts = self.result.tallies.setdefault(name, Counter())
