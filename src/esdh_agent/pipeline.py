@@ -119,7 +119,7 @@ class _Writer:
         self.json_started: set[str] = set()
         self.seconds = 0.0
         self.error: BaseException | None = None
-        self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=4)
+        self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=2)
         for entity in ENTITIES:
             self._open(f"{entity}.csv", encode_csv(arrow_schema(entity).empty_table(), True))
             if "json" in formats:

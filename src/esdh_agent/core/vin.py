@@ -40,8 +40,8 @@ def transliteration_table() -> np.ndarray:
 
 
 _TABLE = transliteration_table()
-_TABLE_F = _TABLE.astype(np.float32)
-_WEIGHTS_F = WEIGHTS.astype(np.float32)  # sums stay below 2**24: exact in float32
+_TABLE16 = _TABLE.astype(np.int16)  # small integers: no BLAS threads, exact sums
+_WEIGHTS16 = WEIGHTS.astype(np.int16)
 
 
 def check_digits(chars: np.ndarray) -> np.ndarray:
@@ -49,8 +49,8 @@ def check_digits(chars: np.ndarray) -> np.ndarray:
 
     Position 9 is ignored (its weight is 0), so it may hold anything while computing.
     """
-    values = _TABLE_F[chars]
-    remainder = (values @ _WEIGHTS_F).astype(np.int64) % 11
+    values = _TABLE16[chars]
+    remainder = (values * _WEIGHTS16).sum(axis=1, dtype=np.int32) % 11
     return np.where(remainder == 10, ord("X"), remainder + ord("0")).astype(np.uint8)
 
 

@@ -46,7 +46,7 @@ def tune_allocator() -> None:
         return
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     mallopt(m_mmap_threshold, 32 << 20)  # the largest value glibc accepts on 64-bit
-    mallopt(m_trim_threshold, 1 << 30)
+    mallopt(m_trim_threshold, 256 << 20)
     mallopt(m_top_pad, 64 << 20)
 
 
@@ -66,7 +66,7 @@ def _call(index: int) -> Any:
 class LocalEngine(Generic[T, R]):
     """Map ``fn(task, index)`` over block indices, in order."""
 
-    def __init__(self, workers: int = 1, in_flight: int = 2) -> None:
+    def __init__(self, workers: int = 1, in_flight: int = 1) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
