@@ -21,6 +21,8 @@ __all__ = [
 ]
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX_PAIRS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)
+"""Byte value → its two lowercase hex characters, as one uint16 (memory order kept)."""
 
 
 def fixed_width(chars: np.ndarray) -> pa.Array:
@@ -52,10 +54,7 @@ def mixed_radix(values: np.ndarray, radices: list[int]) -> np.ndarray:
 def uuid_column(raw: np.ndarray) -> pa.Array:
     """Canonical lowercase UUID strings from an (n, 16) matrix of UUID bytes."""
     n = len(raw)
-    nibbles = np.empty((n, 32), dtype=np.uint8)
-    nibbles[:, 0::2] = raw >> 4
-    nibbles[:, 1::2] = raw & 0x0F
-    hexed = _HEX[nibbles]
+    hexed = _HEX_PAIRS[raw].view(np.uint8).reshape(n, 32)
     out = np.full((n, 36), ord("-"), dtype=np.uint8)
     out[:, 0:8] = hexed[:, 0:8]
     out[:, 9:13] = hexed[:, 8:12]
