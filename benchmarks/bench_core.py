@@ -34,7 +34,7 @@ from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.store import SnapshotStore
 from esdh_agent.core.validate import ValidationContext, Validator, check_block
 from esdh_agent.core.vocab import Vocabulary
-from esdh_agent.engines.local import default_workers
+from esdh_agent.engines.local import available_cpus, default_workers
 from esdh_agent.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace
 from yardstick import run_yardstick
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench_core: sizes must be 1..{cap:,} persons (the workspace policy cap)")
     env = {
         "python": platform.python_version(),
-        "cpus": default_workers(),
+        "cpus": available_cpus(),
         "workers": args.workers,
         "repeat": args.repeat,
         "libraries": library_versions(),

@@ -15,7 +15,7 @@ import platform
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -38,7 +38,7 @@ from esdh_agent.core.layout import BLOCK_SIZE, compile_layout
 from esdh_agent.core.manifest import BlockEntry, EntityEntry, FileEntry, Manifest, content_hash
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import ValidationReport
-from esdh_agent.core.store import CommitResult, SnapshotStore, check_name
+from esdh_agent.core.store import CommitResult, SnapshotStore, check_name, sha256_file
 from esdh_agent.core.validate import ValidationContext, Validator
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines.local import LocalEngine
@@ -48,10 +48,15 @@ __all__ = [
     "FORMATS",
     "VALUE_LIBRARIES",
     "BuildResult",
+    "StagedBundle",
     "build_snapshot",
+    "commit_bundle",
     "contract_hash",
+    "invalid",
     "library_versions",
     "metadata_bytes",
+    "os_errors",
+    "stage_bundle",
 ]
 
 FORMATS = ("csv", "json", "parquet")
@@ -202,7 +207,7 @@ class _Writer:
                 FileEntry(
                     path=path.name,
                     bytes=path.stat().st_size,
-                    sha256=_sha256_file(path),
+                    sha256=sha256_file(path),
                     rows=rows[entity],
                     entity=entity,
                     format="parquet",
@@ -220,12 +225,143 @@ class _Writer:
                 writer.close()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+@dataclass
+class StagedBundle:
+    """A generated, validated bundle in a staging directory, ready to commit or discard."""
+
+    path: Path
+    manifest: Manifest
+    report: ValidationReport
+    rows: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def os_errors(where: Path) -> Iterator[None]:
+    """Turn operating-system failures into one SnapshotError naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise SnapshotError(
+            f"cannot write the snapshot: {exc.strerror or exc}",
+            location=str(exc.filename or where),
+            hint="check free space and permissions; nothing was committed",
+        ) from None
+
+
+def stage_bundle(
+    plan: GenerationPlan,
+    *,
+    vocab: Vocabulary,
+    marker: str,
+    name: str,
+    target: Path,
+    formats: tuple[str, ...] = ("csv",),
+    workers: int = 1,
+    progress: Progress | None = None,
+    block_size: int = BLOCK_SIZE,
+) -> StagedBundle:
+    """Generate ``plan`` into the empty directory ``target``, validating every block.
+
+    Writes the data files and metadata.json and returns the manifest to commit (without a
+    commit time) and the full validation report. Nothing is committed here.
+    """
+    check_name(name)
+    formats = check_formats(formats)
+    seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
+    wall = time.perf_counter()
+    layout = compile_layout(plan, vocab, marker, block_size)
+    ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
+    validator = Validator(ctx)
+    entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
+    task = BlockTask(layout=layout, ctx=ctx, formats=formats)
+    engine: LocalEngine[BlockTask, BlockOutput] = LocalEngine(workers)
+    total = len(layout.blocks)
+    target.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(target, formats)
+    try:
+        for done, out in enumerate(engine.map(run_block, task, range(total)), start=1):
+            writer.add(out)
+            for entity, data in out.csv.items():
+                entry = entities[entity]
+                entry.rows += out.rows[entity]
+                entry.blocks.append(
+                    BlockEntry(rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity])
+                )
+            for phase, value in out.seconds.items():
+                seconds[phase] += value
+            validator.add(out.check)
+            if progress:
+                progress(done, total)
+        t = time.perf_counter()
+        rows = {e: entry.rows for e, entry in entities.items()}
+        files = writer.close(rows)
+        seconds["write"] = writer.seconds + time.perf_counter() - t
+    except BaseException:
+        writer.abort()
+        raise
+    t = time.perf_counter()
+    report = validator.finish()
+    seconds["validate_global"] = time.perf_counter() - t
+    meta = metadata_bytes(plan, rows)
+    (target / "metadata.json").write_bytes(meta)
+    meta_sha = hashlib.sha256(meta).hexdigest()
+    files.append(FileEntry(path="metadata.json", bytes=len(meta), sha256=meta_sha))
+    manifest = Manifest(
+        name=name,
+        dataset_version=plan.dataset_version,
+        content_hash=content_hash(entities, meta_sha),
+        seed=plan.seed,
+        plan=plan.model_dump(mode="json"),
+        plan_hash=plan.plan_hash(),
+        marker=marker,
+        entities=entities,
+        files=sorted(files, key=lambda f: f.path),
+        generator={
+            "name": "esdh-agent",
+            "version": __version__,
+            "generator_version": GENERATOR_VERSION,
+            "block_size": block_size,
+            "libraries": library_versions(),
+            "python": platform.python_version(),
+        },
+        vocabulary={"hash": vocab.digest, "files": dict(vocab.files)},
+        contract={"version": CONTRACT_VERSION, "hash": contract_hash()},
+        validation={
+            "errors": report.errors,
+            "warnings": report.warnings,
+            "rules": len(report.rules),
+        },
+        committed_at="",
+    )
+    seconds["stage_wall"] = time.perf_counter() - wall
+    return StagedBundle(path=target, manifest=manifest, report=report, rows=rows, seconds=seconds)
+
+
+def invalid(report: ValidationReport) -> ValidationFailed:
+    """The error for a bundle with error-level findings (nothing is committed)."""
+    first = next(f for f in report.findings if f.severity == "error")
+    where = f"{first.entity}.{first.field}" if first.field else first.entity
+    return ValidationFailed(
+        f"validation found {report.errors} error-level finding(s); nothing was committed "
+        f"(first: {first.rule} on {where}: {first.message})",
+        hint="add --json to see every finding",
+        report=report,
+    )
+
+
+def commit_bundle(
+    store: SnapshotStore, bundle: StagedBundle, provenance: dict[str, Any] | None = None
+) -> CommitResult:
+    """Commit a staged bundle atomically under its manifest's name."""
+    manifest = bundle.manifest.model_copy(
+        update={
+            "provenance": dict(provenance or {}),
+            "committed_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        }
+    )
+    with os_errors(store.data_dir):
+        return store.commit(bundle.path, manifest)
 
 
 def build_snapshot(
@@ -247,124 +383,25 @@ def build_snapshot(
     commit nothing. Operating-system failures (a full disk, a path that cannot be written)
     become one SnapshotError naming the path. The staging directory is always removed.
     """
-    try:
-        return _build(
+    wall = time.perf_counter()
+    with os_errors(store.data_dir), store.staging(check_name(name)) as staged:
+        bundle = stage_bundle(
             plan,
             vocab=vocab,
-            store=store,
             marker=marker,
             name=name,
+            target=staged,
             formats=formats,
             workers=workers,
-            provenance=provenance,
             progress=progress,
             block_size=block_size,
         )
-    except OSError as exc:
-        where = exc.filename or store.data_dir
-        raise SnapshotError(
-            f"cannot write the snapshot: {exc.strerror or exc}",
-            location=str(where),
-            hint="check free space and permissions; nothing was committed",
-        ) from None
-
-
-def _build(
-    plan: GenerationPlan,
-    *,
-    vocab: Vocabulary,
-    store: SnapshotStore,
-    marker: str,
-    name: str,
-    formats: tuple[str, ...] = ("csv",),
-    workers: int = 1,
-    provenance: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    block_size: int = BLOCK_SIZE,
-) -> BuildResult:
-    check_name(name)
-    formats = check_formats(formats)
-    seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
-    wall = time.perf_counter()
-    layout = compile_layout(plan, vocab, marker, block_size)
-    ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
-    validator = Validator(ctx)
-    entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
-    task = BlockTask(layout=layout, ctx=ctx, formats=formats)
-    engine: LocalEngine[BlockTask, BlockOutput] = LocalEngine(workers)
-    total = len(layout.blocks)
-    with store.staging(name) as staged:
-        writer = _Writer(staged, formats)
-        try:
-            for done, out in enumerate(engine.map(run_block, task, range(total)), start=1):
-                writer.add(out)
-                for entity, data in out.csv.items():
-                    entry = entities[entity]
-                    entry.rows += out.rows[entity]
-                    entry.blocks.append(
-                        BlockEntry(
-                            rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity]
-                        )
-                    )
-                for phase, value in out.seconds.items():
-                    seconds[phase] += value
-                validator.add(out.check)
-                if progress:
-                    progress(done, total)
-            t = time.perf_counter()
-            rows = {e: entry.rows for e, entry in entities.items()}
-            files = writer.close(rows)
-            write_seconds = writer.seconds + time.perf_counter() - t
-        except BaseException:
-            writer.abort()
-            raise
+        if not bundle.report.ok:
+            raise invalid(bundle.report)
         t = time.perf_counter()
-        report = validator.finish()
-        seconds["validate_global"] = time.perf_counter() - t
-        if not report.ok:
-            raise ValidationFailed(
-                f"validation found {report.errors} error-level finding(s); nothing was "
-                f"committed (first: {report.findings[0].rule} on {report.findings[0].entity}"
-                f"{'.' + report.findings[0].field if report.findings[0].field else ''}: "
-                f"{report.findings[0].message})",
-                hint="run `esdh-agent generate --plan …` with --json to see every finding",
-                report=report,
-            )
-        meta = metadata_bytes(plan, rows)
-        (staged / "metadata.json").write_bytes(meta)
-        meta_sha = hashlib.sha256(meta).hexdigest()
-        files.append(FileEntry(path="metadata.json", bytes=len(meta), sha256=meta_sha))
-        manifest = Manifest(
-            name=name,
-            dataset_version=plan.dataset_version,
-            content_hash=content_hash(entities, meta_sha),
-            seed=plan.seed,
-            plan=plan.model_dump(mode="json"),
-            plan_hash=plan.plan_hash(),
-            marker=marker,
-            entities=entities,
-            files=sorted(files, key=lambda f: f.path),
-            generator={
-                "name": "esdh-agent",
-                "version": __version__,
-                "generator_version": GENERATOR_VERSION,
-                "block_size": block_size,
-                "libraries": library_versions(),
-                "python": platform.python_version(),
-            },
-            vocabulary={"hash": vocab.digest, "files": dict(vocab.files)},
-            contract={"version": CONTRACT_VERSION, "hash": contract_hash()},
-            validation={
-                "errors": report.errors,
-                "warnings": report.warnings,
-                "rules": len(report.rules),
-            },
-            provenance=dict(provenance or {}),
-            committed_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        )
-        t = time.perf_counter()
-        commit = store.commit(staged, manifest)
-        seconds["commit"] = time.perf_counter() - t
-    seconds["write"] = write_seconds
-    seconds["wall"] = time.perf_counter() - wall
-    return BuildResult(commit=commit, report=report, rows=rows, seconds=seconds)
+        commit = commit_bundle(store, bundle, provenance)
+        bundle.seconds["commit"] = time.perf_counter() - t
+    bundle.seconds["wall"] = time.perf_counter() - wall
+    return BuildResult(
+        commit=commit, report=bundle.report, rows=bundle.rows, seconds=bundle.seconds
+    )

@@ -20,7 +20,7 @@ from esdh_agent.core.layout import BLOCK_SIZE
 from esdh_agent.core.manifest import Manifest, content_hash
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import Finding, ValidationReport
-from esdh_agent.core.store import MANIFEST, SnapshotStore, read_manifest
+from esdh_agent.core.store import MANIFEST, SnapshotStore, read_manifest, sha256_file
 from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.errors import InputError, SnapshotCorrupt
 from esdh_agent.pipeline import build_snapshot, library_versions
@@ -162,14 +162,6 @@ class VerifyResult:
         return not self.problems
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify(store: SnapshotStore, name: str) -> VerifyResult:
     """Recompute every checksum and the content hash; name each file that changed."""
     try:
@@ -190,7 +182,7 @@ def verify(store: SnapshotStore, name: str) -> VerifyResult:
         size = path.stat().st_size
         if size != entry.bytes:
             result.problems.append(f"{entry.path}: {size} bytes, manifest says {entry.bytes}")
-        elif _sha256(path) != entry.sha256:
+        elif sha256_file(path) != entry.sha256:
             result.problems.append(f"{entry.path}: SHA-256 differs from the manifest")
     if result.problems:
         return result

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
-__all__ = ["LocalEngine", "default_workers", "tune_allocator"]
+__all__ = ["LocalEngine", "available_cpus", "default_workers", "tune_allocator"]
 
 T = TypeVar("T")
 R = TypeVar("R")
