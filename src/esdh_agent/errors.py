@@ -12,7 +12,10 @@ The tree (the exit code a command returns when the error reaches the CLI)::
      │    ├── SnapshotNotFound
      │    ├── SnapshotConflict          different content under a committed name
      │    └── SnapshotCorrupt           a checksum or the content hash does not match
-     └── ValidationFailed (5)           the validator found error-level findings
+     ├── ValidationFailed (5)           the validator found error-level findings
+     └── LLMError (1)                   a model call failed for good
+          ├── ReplayMiss                a request the cassette does not hold (never retried)
+          └── BudgetExceeded            the run's call, token or time budget ran out
 
 Only the CLI decides how an error is shown: one red line (message, location, hint), and a
 traceback only under ``--debug``.
@@ -21,11 +24,14 @@ traceback only under ``--debug``.
 from __future__ import annotations
 
 __all__ = [
+    "BudgetExceeded",
     "EsdhError",
     "ExitCode",
     "InputError",
+    "LLMError",
     "PlanError",
     "PolicyError",
+    "ReplayMiss",
     "SnapshotConflict",
     "SnapshotCorrupt",
     "SnapshotError",
@@ -124,3 +130,15 @@ class ValidationFailed(EsdhError):
     ):
         super().__init__(message, location=location, hint=hint)
         self.report = report
+
+
+class LLMError(EsdhError):
+    """A model call failed and retrying or re-asking cannot fix it."""
+
+
+class ReplayMiss(LLMError):
+    """In replay mode, a request that the cassette does not hold. Never retried."""
+
+
+class BudgetExceeded(LLMError):
+    """The run's budget of calls, tokens or wall-clock time ran out."""

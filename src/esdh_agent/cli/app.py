@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from esdh_agent import __version__
-from esdh_agent.cli import admin, generate, plan, snapshots
+from esdh_agent.cli import admin, generate, plan, run, snapshots
 from esdh_agent.cli.common import STATE, WorkspaceOpt
 
 __all__ = ["app", "main"]
@@ -52,6 +52,11 @@ app.command("validate")(generate.validate_command)
 app.command("init")(admin.init_command)
 app.add_typer(snapshots.app, name="snapshots")
 app.add_typer(plan.app, name="plan")
+app.add_typer(run.run_app, name="run")
+app.command("resume")(run.resume_command)
+app.command("approvals")(run.approvals_command)
+app.command("graph")(run.graph_command)
+app.add_typer(run.transcripts_app, name="transcripts")
 app.add_typer(admin.contracts_app, name="contracts")
 app.add_typer(admin.vocab_app, name="vocab")
 

@@ -11,7 +11,7 @@ from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.yamlio import load_model
 from esdh_agent.errors import PolicyError
 
-__all__ = ["Policy", "RecordCaps", "load_policy", "policy_violations"]
+__all__ = ["ApprovalRules", "Policy", "RecordCaps", "enforce", "load_policy", "policy_violations"]
 
 
 class _Strict(BaseModel):
@@ -23,6 +23,14 @@ class RecordCaps(_Strict):
     max_vehicles_per_person: int = Field(10, ge=1, le=10)
 
 
+class ApprovalRules(_Strict):
+    """When the agent's policy gate pauses a run for a human."""
+
+    above_persons: int = Field(ge=1, description="More persons than this needs approval.")
+    approved_dataset_versions: list[str] = Field(min_length=1)
+    contract_version: str = Field(description="The contract version in force.")
+
+
 class Policy(_Strict):
     """What governance allows. The generator and the agent's policy gate enforce it."""
 
@@ -30,6 +38,7 @@ class Policy(_Strict):
     required_marker: str = Field(min_length=1, max_length=100)
     allowed_states: list[ContractState] = Field(min_length=1)
     records: RecordCaps
+    approval: ApprovalRules
 
 
 def load_policy(path: Path) -> Policy:

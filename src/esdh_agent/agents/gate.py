@@ -1,0 +1,126 @@
+"""The policy gate: pinned requirements and governance over whatever the planner proposed.
+
+Deterministic. It applies the slice's pinned requirements, clamps what a model proposed
+beyond policy, refuses pinned requirements no approval may allow, and lists what needs a
+human. Only a QA lead's pinned requirement can make a run wait for approval; a model's
+proposal is clamped instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from esdh_agent.agents.context import AgentWorkspace, Slice, apply_pins
+from esdh_agent.core.contract import CONTRACT_VERSION
+from esdh_agent.core.layout import compile_layout
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.errors import PlanError
+
+__all__ = ["gate_plan"]
+
+
+def _renormalize(shares: dict[str, float], keep: set[str]) -> dict[str, float]:
+    kept = {k: v for k, v in shares.items() if k in keep and v > 0}
+    total = sum(kept.values())
+    if not kept or total <= 0:
+        return {}
+    out = {k: round(v / total, 6) for k, v in kept.items()}
+    last = list(out)[-1]
+    out[last] = round(1 - sum(v for k, v in out.items() if k != last), 6)
+    return out
+
+
+def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> dict[str, Any]:
+    """Return {"plan", "notes", "needs_approval", "refused"} for a proposal."""
+    policy, pins = aw.policy, slice_.meta.pinned
+    notes: list[str] = []
+    base = GenerationPlan().model_dump(mode="json")
+    merged = base if slice_.meta.locked else {**base, **proposal}
+    if slice_.meta.locked and proposal:
+        notes.append("slice is locked: the planner's proposal is recorded but not used")
+    data = apply_pins(merged, pins)
+    try:
+        GenerationPlan.model_validate(data)
+    except ValidationError:
+        notes.append(
+            "the proposal conflicts with the pinned requirements; using defaults "
+            "and the pinned requirements"
+        )
+        data = apply_pins(base, pins)
+
+    # Clamp what the model proposed beyond policy (pinned values are handled below).
+    threshold = policy.approval.above_persons
+    if "person_count" not in pins and data["person_count"] > threshold:
+        notes.append(f"clamped person_count {data['person_count']} to {threshold} (policy)")
+        data["person_count"] = threshold
+    if "state_mix" not in pins:
+        allowed = {str(s) for s in policy.allowed_states}
+        if set(k for k, v in data["state_mix"].items() if v > 0) - allowed:
+            fixed = _renormalize(data["state_mix"], allowed) or base["state_mix"]
+            notes.append(f"dropped states outside the policy from state_mix -> {fixed}")
+            data["state_mix"] = fixed
+    if "vehicles_per_person" not in pins:
+        cap = policy.records.max_vehicles_per_person
+        if any(int(k) > cap for k, v in data["vehicles_per_person"].items() if v > 0):
+            fixed = _renormalize(
+                {str(k): v for k, v in data["vehicles_per_person"].items()},
+                {str(k) for k in range(1, cap + 1)},
+            ) or {"1": 1.0}
+            notes.append(f"dropped fleets above {cap} vehicles per person (policy)")
+            data["vehicles_per_person"] = fixed
+    if "dataset_version" not in pins and data["dataset_version"] != slice_.meta.dataset_version:
+        notes.append(f"dataset_version set to the slice's {slice_.meta.dataset_version}")
+        data["dataset_version"] = slice_.meta.dataset_version
+    plan = GenerationPlan.model_validate(data)
+    refused: list[str] = []
+    vocab = aw.ws.vocabulary()
+    try:
+        compile_layout(plan, vocab, policy.required_marker)
+    except PlanError as exc:
+        notes.append(
+            f"the proposal cannot be generated ({exc.message}); using defaults and "
+            "the pinned requirements"
+        )
+        plan = GenerationPlan.model_validate(apply_pins(base, pins))
+        try:
+            compile_layout(plan, vocab, policy.required_marker)
+        except PlanError as again:
+            refused.append(f"the pinned requirements cannot be generated: {again.message}")
+
+    if plan.person_count > policy.records.max_persons:
+        refused.append(
+            f"person_count {plan.person_count} exceeds the hard cap of "
+            f"{policy.records.max_persons}; no approval can allow it"
+        )
+    outside = sorted(
+        s for s, v in plan.state_mix.items() if v > 0 and s not in policy.allowed_states
+    )
+    if outside:
+        refused.append(f"states {', '.join(outside)} are outside the policy")
+    most = max(k for k, v in plan.vehicles_per_person.items() if v > 0)
+    if most > policy.records.max_vehicles_per_person:
+        refused.append(
+            f"{most} vehicles per person exceeds the policy cap of "
+            f"{policy.records.max_vehicles_per_person}"
+        )
+
+    needs: list[str] = []
+    if plan.person_count > threshold:
+        needs.append(
+            f"person_count {plan.person_count} is above the approval threshold of {threshold}"
+        )
+    if plan.dataset_version not in policy.approval.approved_dataset_versions:
+        needs.append(f"dataset version {plan.dataset_version} is not approved yet")
+    if policy.approval.contract_version != CONTRACT_VERSION:
+        needs.append(
+            f"the contract version changed ({policy.approval.contract_version} -> "
+            f"{CONTRACT_VERSION})"
+        )
+    return {
+        "plan": plan.model_dump(mode="json"),
+        "notes": notes,
+        "needs_approval": needs,
+        "refused": refused,
+    }

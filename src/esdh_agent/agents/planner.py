@@ -1,0 +1,71 @@
+"""The planner: a slice prompt (and reviewers' feedback) → a proposed GenerationPlan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from esdh_agent.agents.context import AgentWorkspace, Slice
+from esdh_agent.agents.render import planner_messages
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.llm.client import LLMClient, extract_json
+
+__all__ = ["propose", "salvage"]
+
+
+def salvage(data: Any) -> tuple[dict[str, Any], list[str]]:
+    """Keep the fields of a proposal that validate; return (fields, dropped field names)."""
+    if not isinstance(data, dict):
+        return {}, ["(not an object)"]
+    kept = {k: v for k, v in data.items() if k in GenerationPlan.model_fields}
+    dropped = sorted(k for k in data if k not in GenerationPlan.model_fields)
+    for _ in range(len(kept) + 1):
+        try:
+            GenerationPlan.model_validate(kept)
+            return kept, dropped
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            if not bad:  # a rule across fields: keep nothing rather than guess
+                return {}, sorted(dropped + list(kept))
+            dropped += sorted(bad)
+            kept = {k: v for k, v in kept.items() if k not in bad}
+    return {}, sorted(dropped + list(kept))
+
+
+def propose(
+    aw: AgentWorkspace, llm: LLMClient, slice_: Slice, feedback: list[str]
+) -> dict[str, Any]:
+    """Ask the planner model; return the proposal (valid fields only) and how it went."""
+    system, user = planner_messages(aw, slice_, feedback)
+    result = llm.structured(
+        node="planner",
+        model=aw.model_for("planner"),
+        system=system,
+        user=user,
+        schema=GenerationPlan,
+        max_reasks=aw.index.max_reasks,
+    )
+    if result.value is not None:
+        plan = result.value.model_dump(mode="json", exclude_unset=True)
+        return {
+            "proposal": plan,
+            "valid": True,
+            "attempts": result.attempts,
+            "mode": result.mode,
+            "dropped": [],
+            "errors": [],
+        }
+    try:
+        raw = extract_json(result.raw)
+    except ValueError:
+        raw = None
+    kept, dropped = salvage(raw)
+    return {
+        "proposal": kept,
+        "valid": False,
+        "attempts": result.attempts,
+        "mode": result.mode,
+        "dropped": dropped,
+        "errors": result.errors,
+    }

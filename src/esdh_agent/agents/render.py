@@ -1,0 +1,79 @@
+"""Deterministic prompt rendering: the same inputs always give the same bytes.
+
+No run ids, timestamps, today's date or absolute paths ever enter a prompt; JSON is rendered
+with sorted keys. That is what lets a cassette match on the request body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from esdh_agent.agents.context import AgentWorkspace, CriticTemplate, Slice
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.report import ValidationReport
+from esdh_agent.llm.schema import field_guide
+
+__all__ = ["dumps", "planner_messages", "render_critic", "validation_summary"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+
+def dumps(value: Any) -> str:
+    """Compact, stable JSON."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str
+    )
+
+
+def policy_summary(aw: AgentWorkspace) -> str:
+    p = aw.policy
+    return (
+        f"allowed states: {', '.join(p.allowed_states)}; at most {p.records.max_persons} "
+        f"persons; above {p.approval.above_persons} persons a data steward must approve; "
+        f"approved dataset versions: {', '.join(p.approval.approved_dataset_versions)}; "
+        f"every row carries the marker {p.required_marker!r}"
+    )
+
+
+def planner_messages(aw: AgentWorkspace, slice_: Slice, feedback: list[str]) -> tuple[str, str]:
+    """(system, user) for the planner."""
+    system = (
+        aw.mop.body.strip()
+        + "\n\nPlan fields (all optional; leave out what the request does not mention):\n"
+        + field_guide(GenerationPlan)
+    )
+    parts = [
+        "REQUEST:",
+        slice_.prose.strip(),
+        "",
+        "PINNED REQUIREMENTS (enforced whatever you answer):",
+        dumps(slice_.meta.pinned) if slice_.meta.pinned else "(none)",
+        "",
+        "POLICY: " + policy_summary(aw),
+    ]
+    if feedback:
+        parts += ["", "REVIEWERS' FEEDBACK ON YOUR PREVIOUS PLAN (fix these):"]
+        parts += [f"- {line}" for line in feedback]
+    parts += ["", "Answer with the JSON plan only."]
+    return system, "\n".join(parts)
+
+
+def validation_summary(report: ValidationReport) -> str:
+    """The validator's verdict in a few lines: counts and each broken rule."""
+    s = report.summary()
+    lines = [
+        f"{s['error']} error and {s['warning']} warning findings over "
+        + ", ".join(f"{n} {e}" for e, n in sorted(report.rows.items()))
+        + f"; {len(report.rules)} rules checked."
+    ]
+    for f in report.findings[:12]:
+        where = f"{f.entity}.{f.field}" if f.field else f.entity
+        lines.append(f"- {f.severity} {f.rule} on {where} ({f.count} rows): {f.message}")
+    return "\n".join(lines)
+
+
+def render_critic(template: CriticTemplate, values: dict[str, str]) -> str:
+    """Fill a critic template's placeholders."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.doc.body)

@@ -1,0 +1,319 @@
+"""``esdh-agent run slice-generation``, ``resume``, ``approvals``, ``transcripts``, ``graph``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, err_console, open_workspace
+from esdh_agent.cli.common import out_console as _out
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from esdh_agent.graphs.slice_generation.runner import RunResult
+
+__all__ = ["approvals_command", "graph_command", "resume_command", "run_app", "transcripts_app"]
+
+run_app = typer.Typer(help="Run an agent graph.", no_args_is_help=True)
+transcripts_app = typer.Typer(help="Read run transcripts.", no_args_is_help=True)
+
+LLMOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="replay (default: recorded cassettes, no network), record "
+        "(call the model and record) or live.",
+        envvar="ESDH_LLM_MODE",
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url", help="OpenAI-compatible endpoint for record/live.", envvar="ESDH_LLM_BASE_URL"
+    ),
+]
+SEVERITY = {0: 0, 4: 1, 3: 2, 5: 3, 2: 4, 1: 5}
+"""Exit codes from least to most severe: several slices exit with the worst."""
+NODE_LABELS = {
+    "load_context": "read workspace",
+    "planner": "planner",
+    "policy_gate": "policy gate",
+    "generate": "generate",
+    "validate": "validate",
+    "critic": "critic",
+    "decide": "decide",
+    "commit": "commit",
+    "give_up": "give up",
+}
+
+
+def _mode(value: str | None) -> Any:
+    from esdh_agent.errors import InputError
+
+    mode = (value or "replay").lower()
+    if mode not in ("replay", "record", "live"):
+        raise InputError(f"--llm {value!r} is not replay, record or live")
+    return mode
+
+
+def _progress(console: Console, slice_id: str) -> Any:
+    def show(node: str, update: dict[str, Any]) -> None:
+        detail = ""
+        if node == "planner":
+            p = update.get("planner", {})
+            detail = (
+                f"proposal {'valid' if p.get('valid') else 'invalid, salvaged'} after "
+                f"{p.get('attempts')} call(s) ({p.get('mode')})"
+            )
+        elif node == "policy_gate":
+            gate = update.get("gate") or {}
+            detail = update.get("outcome") or ("; ".join(gate.get("notes", [])) or "pass")
+        elif node == "generate":
+            rows = (update.get("bundle") or {}).get("rows", {})
+            detail = ", ".join(f"{n:,} {e}" for e, n in rows.items())
+        elif node == "critic":
+            for v in update.get("verdicts", []):
+                state = "abstained" if v.get("abstained") else "pass" if v["passed"] else "FAIL"
+                detail = f"{v['critic']}: {state}"
+        elif node == "decide":
+            detail = update.get("decision") or ""
+        elif node == "commit":
+            snap = update.get("snapshot") or {}
+            detail = f"{snap.get('status')} {snap.get('name')}"
+        elif node == "__interrupt__":
+            node, detail = "policy gate", "paused: waiting for a human approval"
+        label = NODE_LABELS.get(node, node)
+        console.print(f"  [dim]{slice_id}[/] [cyan]{label:<14}[/] {detail}")
+
+    return show
+
+
+def _print_result(result: RunResult, console: Console) -> None:
+    s = result.summary
+    colour = {"committed": "green", "unchanged": "green", "awaiting_approval": "yellow"}.get(
+        result.status, "red"
+    )
+    console.print(f"[bold]{result.slice_id}[/] run {result.run_id}: [{colour}]{result.status}[/]")
+    plan = s.get("plan") or {}
+    if plan:
+        console.print(
+            f"  plan        {plan.get('person_count'):,} persons, seed {plan.get('seed')}"
+            f", {plan.get('dataset_version')}, LOB {plan.get('lob_mix')}, states "
+            f"{plan.get('state_mix')}"
+        )
+    for note in (s.get("gate") or {}).get("notes", []):
+        console.print(f"  gate        {note}")
+    if s.get("validation"):
+        v = s["validation"]
+        console.print(
+            f"  validator   {v['errors']} errors, {v['warnings']} warnings over {v.get('rows')}"
+        )
+    for v in s.get("verdicts", []):
+        state = "abstained" if v.get("abstained") else "pass" if v["passed"] else "FAIL"
+        score = "" if v.get("score") is None else f" score {v['score']:.2f}"
+        console.print(f"  critic      {v['critic']}: {state}{score} — {v.get('summary') or ''}")
+        for message in v.get("blocking", [])[:3]:
+            console.print(f"              blocking: {message}")
+    if s.get("snapshot"):
+        snap = s["snapshot"]
+        console.print(f"  snapshot    {snap['name']} ({snap['status']}) at {snap['path']}")
+    if result.status == "awaiting_approval":
+        reasons = (s.get("awaiting") or {}).get("reasons", [])
+        console.print(f"  waiting     {'; '.join(reasons)}")
+        console.print(
+            f"  next        esdh-agent resume {result.run_id} --approve|--reject [--comment TEXT]"
+        )
+    if s.get("reason") and result.status not in ("committed", "unchanged"):
+        console.print(f"  reason      {s['reason']}")
+    llm = s.get("llm") or {}
+    console.print(
+        f"  model use   {llm.get('calls', 0)} calls, {llm.get('tokens', 0):,} tokens; "
+        f"transcript data/runs/{result.run_id}/transcript.jsonl"
+    )
+
+
+def _finish(results: list[RunResult], as_json: bool) -> None:
+    console = _out()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "run_id": r.run_id,
+                    "slice": r.slice_id,
+                    "status": r.status,
+                    "exit_code": r.exit_code,
+                    "error": r.error.one_line() if r.error else None,
+                    **r.summary,
+                }
+                for r in results
+            ]
+        )
+    else:
+        for result in results:
+            _print_result(result, console)
+            if result.error is not None:
+                err_console().print(f"[red]error:[/] {result.error.one_line()}")
+    worst = max((r.exit_code for r in results), default=0, key=lambda c: SEVERITY.get(c, 9))
+    if worst:
+        raise typer.Exit(worst)
+
+
+@run_app.command("slice-generation")
+def slice_generation(
+    slices: Annotated[
+        list[str] | None, typer.Option("--slice", help="Slice id (repeatable).")
+    ] = None,
+    all_slices: Annotated[
+        bool, typer.Option("--all", help="Every slice in mop/index.yaml.")
+    ] = False,
+    llm: LLMOpt = None,
+    base_url: BaseUrlOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan, generate, validate, critique and commit a slice (the default slice if none given).
+
+    Exit code: 0 committed (or unchanged), 3 refused, 4 awaiting approval; with several
+    slices, the worst.
+    """
+    from esdh_agent.agents.context import load_agent_workspace
+    from esdh_agent.graphs.slice_generation.runner import run_slice
+
+    ws = open_workspace(workspace)
+    aw = load_agent_workspace(ws)
+    chosen = list(aw.index.slices) if all_slices else (slices or [aw.index.default_slice])
+    for slice_id in chosen:
+        aw.slice(slice_id)
+    mode = _mode(llm)
+    console = err_console()
+    results = []
+    for slice_id in chosen:
+        if not as_json:
+            console.print(f"[bold]{slice_id}[/] ({mode})")
+        progress = None if as_json else _progress(console, slice_id)
+        results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
+    _finish(results, as_json)
+
+
+def resume_command(
+    run_id: Annotated[str, typer.Argument(help="Run id (see `esdh-agent approvals`).")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the paused run.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the paused run.")] = False,
+    comment: Annotated[str, typer.Option("--comment", help="Why (goes to the log).")] = "",
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (default: you).")] = None,
+    llm: LLMOpt = None,
+    base_url: BaseUrlOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue an interrupted run from its last checkpoint; approve or reject a paused one."""
+    from esdh_agent.errors import InputError
+    from esdh_agent.graphs.slice_generation.runner import resume_run
+
+    if approve and reject:
+        raise InputError("--approve and --reject exclude each other")
+    ws = open_workspace(workspace)
+    decision = True if approve else False if reject else None
+    console = err_console()
+    result = resume_run(
+        ws,
+        run_id,
+        approve=decision,
+        comment=comment,
+        by=by,
+        mode=_mode(llm) if llm else None,
+        base_url=base_url,
+        progress=None if as_json else _progress(console, run_id),
+    )
+    _finish([result], as_json)
+
+
+def approvals_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List runs waiting for a human approval."""
+    from esdh_agent.graphs.slice_generation.runner import list_runs
+
+    waiting = [
+        r for r in list_runs(open_workspace(workspace)) if r.get("status") == "awaiting_approval"
+    ]
+    if as_json:
+        emit_json(
+            [
+                {
+                    "run_id": r["run_id"],
+                    "slice": r["slice_id"],
+                    "reasons": (r.get("awaiting") or {}).get("reasons", []),
+                    "started_at": r.get("started_at"),
+                }
+                for r in waiting
+            ]
+        )
+        return
+    console = _out()
+    if not waiting:
+        console.print("No runs are waiting for approval.")
+    for r in waiting:
+        reasons = "; ".join((r.get("awaiting") or {}).get("reasons", []))
+        console.print(f"{r['run_id']}  {r['slice_id']}  {reasons}")
+        console.print(f"  esdh-agent resume {r['run_id']} --approve|--reject --comment …")
+
+
+def graph_command() -> None:
+    """Print the slice-generation graph as a Mermaid diagram."""
+    from esdh_agent.graphs.slice_generation.graph import graph
+
+    typer.echo(graph.get_graph().draw_mermaid())
+
+
+@transcripts_app.command("list")
+def transcripts_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List runs, newest last."""
+    from rich.table import Table
+
+    from esdh_agent.graphs.slice_generation.runner import list_runs
+
+    runs = list_runs(open_workspace(workspace))
+    if as_json:
+        emit_json(
+            [
+                {
+                    k: r.get(k)
+                    for k in ("run_id", "slice_id", "status", "started_at", "ended_at", "llm_mode")
+                }
+                for r in runs
+            ]
+        )
+        return
+    table = Table()
+    for column in ("run", "slice", "status", "started (UTC)", "llm"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            r["run_id"],
+            r["slice_id"],
+            r.get("status", ""),
+            r.get("started_at", ""),
+            r.get("llm_mode", ""),
+        )
+    _out().print(table)
+
+
+@transcripts_app.command("show")
+def transcripts_show(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run's timeline: plan, gate, validator, verdicts, re-asks, tokens, decisions."""
+    from esdh_agent.cli.timeline import print_timeline
+    from esdh_agent.graphs.slice_generation.runner import read_run
+    from esdh_agent.llm.transcript import read_transcript
+
+    ws = open_workspace(workspace)
+    record = read_run(ws, run_id)
+    events = read_transcript(ws.data / "runs" / run_id / "transcript.jsonl")
+    if as_json:
+        emit_json({"run": record, "events": events})
+        return
+    print_timeline(record, events, _out())

@@ -1,0 +1,1 @@
+"""The slice-generation graph: plan → policy gate → generate → validate → critics → commit."""

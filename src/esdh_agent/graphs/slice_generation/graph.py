@@ -1,0 +1,365 @@
+"""The slice-generation state machine.
+
+load_context → planner → policy_gate → generate → validate → critics (parallel) → decide
+→ commit | planner (revise with the critics' findings) | give_up. The policy gate pauses
+the run with ``interrupt()`` when governance needs a human.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send, interrupt
+
+from esdh_agent.agents.critics import CriticAnswer, derive_verdict, rules_verdict
+from esdh_agent.agents.gate import gate_plan
+from esdh_agent.agents.planner import propose
+from esdh_agent.agents.render import dumps, policy_summary, render_critic, validation_summary
+from esdh_agent.core.manifest import Manifest
+from esdh_agent.core.report import ValidationReport
+from esdh_agent.graphs.slice_generation.state import (
+    CriticTask,
+    RunContext,
+    SliceInput,
+    SliceState,
+)
+from esdh_agent.pipeline import StagedBundle, commit_bundle
+
+__all__ = ["build_graph", "graph"]
+
+CRITIC_SYSTEM = (
+    "You are a careful reviewer of synthetic insurance test data. Answer with one JSON "
+    "object: score (0-1), summary, findings (severity info/minor/major/critical, field, rule, "
+    "message, optional check) and suggested_changes (plan field -> new value)."
+)
+
+
+def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Check the slice and record what this run reads (hashes of every governed input)."""
+    ctx = runtime.context
+    slice_ = ctx.aw.slice(state["slice_id"])
+    ctx.transcript.event(
+        "load_context",
+        "node",
+        slice=slice_.id,
+        slice_version=slice_.meta.version,
+        pinned=slice_.meta.pinned,
+        locked=slice_.meta.locked,
+        hashes=ctx.aw.hashes,
+    )
+    return {"revision": 0, "feedback": [], "outcome": None, "decision": None}
+
+
+def planner(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Ask the planner model for a GenerationPlan (re-asking on invalid JSON)."""
+    ctx = runtime.context
+    slice_ = ctx.aw.slice(state["slice_id"])
+    result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", []))
+    ctx.transcript.event("planner", "proposal", revision=state.get("revision", 0), **result)
+    return {"planner": result}
+
+
+def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Apply pinned requirements and policy; pause for a human when governance says so."""
+    ctx = runtime.context
+    slice_ = ctx.aw.slice(state["slice_id"])
+    gate = gate_plan(ctx.aw, slice_, state["planner"]["proposal"])
+    if gate["refused"]:
+        ctx.transcript.event("policy_gate", "decision", outcome="refused", **gate)
+        return {"gate": gate, "outcome": "refused", "reason": "; ".join(gate["refused"])}
+    approval = state.get("approval")
+    covered = (
+        approval is not None
+        and approval.get("approved")
+        and set(gate["needs_approval"]) <= set(approval.get("reasons", []))
+    )
+    if gate["needs_approval"] and not covered:
+        answer = interrupt(
+            {
+                "run_id": state["run_id"],
+                "slice": slice_.id,
+                "reasons": gate["needs_approval"],
+                "plan": {k: gate["plan"][k] for k in ("person_count", "dataset_version", "seed")},
+            }
+        )
+        approval = {
+            "approved": bool(answer.get("approved")),
+            "by": str(answer.get("by", "unknown"))[:80],
+            "comment": str(answer.get("comment", ""))[:300],
+            "at": answer.get("at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "reasons": gate["needs_approval"],
+        }
+        ctx.transcript.event("policy_gate", "approval", **approval)
+        if not approval["approved"]:
+            return {
+                "gate": gate,
+                "approval": approval,
+                "outcome": "rejected",
+                "reason": f"rejected by {approval['by']}: {approval['comment']}",
+            }
+    ctx.transcript.event("policy_gate", "decision", outcome="pass", **gate)
+    return {"gate": gate, "plan": gate["plan"], "approval": approval}
+
+
+def _bundle_dir(ctx: RunContext, revision: int) -> str:
+    return str(ctx.run_dir / f"bundle-r{revision}")
+
+
+def generate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Generate the bundle with the deterministic core (a LangChain tool)."""
+    ctx = runtime.context
+    target = _bundle_dir(ctx, state["revision"])
+    shutil.rmtree(target, ignore_errors=True)  # a resumed step starts clean
+    name = f"{state['slice_id']}-{state['plan']['dataset_version']}"
+    args = {"plan": state["plan"], "name": name, "target_dir": target}
+    ctx.transcript.event(
+        "generate", "tool_call", tool="generate_bundle", name=name, plan=state["plan"]
+    )
+    result = ctx.tools["generate_bundle"].invoke(args)
+    ctx.transcript.event(
+        "generate",
+        "tool_result",
+        tool="generate_bundle",
+        rows=result["rows"],
+        content_hash=result["content_hash"],
+        seconds=result["seconds"],
+    )
+    return {"bundle": result}
+
+
+def validate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Validate the bundle on disk and profile it (a LangChain tool)."""
+    ctx = runtime.context
+    assert state["bundle"] is not None
+    result = ctx.tools["validate_bundle"].invoke(
+        {"bundle_dir": state["bundle"]["path"], "plan": state["plan"]}
+    )
+    report = ValidationReport.model_validate(result["report"])
+    ctx.transcript.event(
+        "validate",
+        "tool_result",
+        tool="validate_bundle",
+        summary=report.summary(),
+        rules=len(report.rules),
+        findings=[f.model_dump(mode="json") for f in report.findings[:20]],
+    )
+    return {"validation": result["report"], "profile": result["profile"]}
+
+
+def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
+    """One critic task per critic, run in parallel."""
+    names = [*runtime.context.aw.index.critics.rules, *runtime.context.aw.index.critics.llm]
+    assert state["validation"] is not None and state["profile"] is not None
+    return [
+        Send(
+            "critic",
+            CriticTask(
+                critic=name,
+                revision=state["revision"],
+                slice_id=state["slice_id"],
+                plan=state["plan"],
+                validation=state["validation"],
+                profile=state["profile"],
+            ),
+        )
+        for name in names
+    ]
+
+
+def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """One critic's verdict: the rule-based critic, or an LLM template judged on evidence."""
+    ctx = runtime.context
+    report = ValidationReport.model_validate(task["validation"])
+    if task["critic"] == "rules":
+        verdict = rules_verdict(report)
+    else:
+        template = ctx.aw.critics[task["critic"]]
+        slice_ = ctx.aw.slice(task["slice_id"])
+        samples = task["profile"].get("samples", {})
+        user = render_critic(
+            template,
+            {
+                "slice_prompt": slice_.prose.strip(),
+                "pinned": dumps(slice_.meta.pinned) if slice_.meta.pinned else "(none)",
+                "plan": dumps(task["plan"]),
+                "validation": validation_summary(report),
+                "profile": dumps({k: v for k, v in task["profile"].items() if k != "samples"}),
+                "samples": dumps(samples),
+                "policy": policy_summary(ctx.aw),
+            },
+        )
+        meta = template.meta
+        result = ctx.llm.structured(
+            node=f"critic:{meta.id}",
+            model=ctx.aw.model_for(meta.model),
+            system=CRITIC_SYSTEM,
+            user=user,
+            schema=CriticAnswer,
+            max_reasks=ctx.aw.index.max_reasks,
+            temperature=meta.temperature,
+        )
+        answer = result.value if isinstance(result.value, CriticAnswer) else None
+        verdict = derive_verdict(
+            meta.id,
+            answer,
+            threshold=meta.pass_threshold,
+            blocking=list(meta.blocking_severities),
+            profile=task["profile"],
+            prose=slice_.prose,
+            pinned=slice_.meta.pinned,
+            error=result.errors,
+        )
+        verdict["template_version"] = meta.version
+    verdict["revision"] = task["revision"]
+    ctx.transcript.event(f"critic:{task['critic']}", "verdict", **verdict)
+    return {"verdicts": [verdict]}
+
+
+def decide(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Commit when every critic passed; else revise (bounded) or give up."""
+    ctx = runtime.context
+    current = [v for v in state.get("verdicts", []) if v["revision"] == state["revision"]]
+    failing = [v for v in current if not v["passed"]]
+    if not failing:
+        decision = "commit"
+    elif state["revision"] < ctx.aw.index.max_revisions:
+        decision = "revise"
+    else:
+        decision = "give_up"
+    ctx.transcript.event(
+        "decide",
+        "decision",
+        decision=decision,
+        revision=state["revision"],
+        failing=[v["critic"] for v in failing],
+    )
+    update: dict[str, Any] = {"decision": decision}
+    if decision == "revise":
+        feedback = []
+        for v in failing:
+            for f in v["findings"]:
+                if f.get("blocking"):
+                    feedback.append(f"{v['critic']}: {f['message']} ({f['reason']})")
+            for key, value in (v.get("suggested_changes") or {}).items():
+                feedback.append(f"{v['critic']} suggests {key} = {dumps(value)}")
+        update.update(revision=state["revision"] + 1, feedback=feedback[:12])
+        _discard(state)
+    elif decision == "give_up":
+        _discard(state)
+        names = ", ".join(v["critic"] for v in failing)
+        update.update(
+            outcome="refused",
+            reason=f"critics refused after {state['revision'] + 1} attempt(s): {names}",
+        )
+    return update
+
+
+def _discard(state: SliceState) -> None:
+    if state.get("bundle"):
+        shutil.rmtree(state["bundle"]["path"], ignore_errors=True)  # type: ignore[index]
+
+
+def commit(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Commit the validated bundle atomically, with the run's provenance in the manifest."""
+    ctx = runtime.context
+    bundle = state["bundle"]
+    assert bundle is not None and state["validation"] is not None
+    current = [v for v in state.get("verdicts", []) if v["revision"] == state["revision"]]
+    staged = StagedBundle(
+        path=ctx.run_dir / f"bundle-r{state['revision']}",
+        manifest=Manifest.model_validate(bundle["manifest"]),
+        report=ValidationReport.model_validate(state["validation"]),
+        rows=bundle["rows"],
+    )
+    provenance = {
+        **ctx.provenance,
+        "run_id": state["run_id"],
+        "slice": state["slice_id"],
+        "revision": state["revision"],
+        "models": sorted(ctx.llm.models_used),
+        "verdicts": [
+            {
+                "critic": v["critic"],
+                "passed": v["passed"],
+                "abstained": v.get("abstained"),
+                "score": v["score"],
+                "summary": v["summary"],
+                "findings": [
+                    {
+                        k: f.get(k)
+                        for k in ("severity", "rule", "field", "message", "status", "reason")
+                    }
+                    for f in v["findings"]
+                ],
+            }
+            for v in current
+        ],
+        "approval": state.get("approval"),
+        "gate_notes": (state.get("gate") or {}).get("notes", []),
+    }
+    result = commit_bundle(ctx.aw.ws.store(), staged, provenance)
+    snapshot = {
+        "name": result.manifest.name,
+        "path": str(result.path),
+        "status": result.status,
+        "content_hash": result.manifest.content_hash,
+    }
+    ctx.transcript.event("commit", "commit", **snapshot)
+    if result.status == "unchanged":
+        shutil.rmtree(staged.path, ignore_errors=True)
+    return {"snapshot": snapshot, "outcome": result.status}
+
+
+def give_up(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stop with nothing committed."""
+    runtime.context.transcript.event(
+        "give_up", "decision", outcome=state.get("outcome"), reason=state.get("reason")
+    )
+    return {}
+
+
+def after_gate(state: SliceState) -> Literal["generate", "__end__"]:
+    return "generate" if not state.get("outcome") else "__end__"
+
+
+def after_decide(state: SliceState) -> Literal["commit", "planner", "give_up"]:
+    decision = state.get("decision")
+    if decision == "commit":
+        return "commit"
+    return "planner" if decision == "revise" else "give_up"
+
+
+def build_graph() -> StateGraph[SliceState, RunContext, SliceInput, SliceState]:
+    builder = StateGraph(SliceState, context_schema=RunContext, input_schema=SliceInput)
+    builder.add_node("load_context", load_context)
+    builder.add_node("planner", planner)
+    builder.add_node("policy_gate", policy_gate)
+    builder.add_node("generate", generate)
+    builder.add_node("validate", validate)
+    builder.add_node("critic", critic, input_schema=CriticTask)  # type: ignore[call-overload]
+    builder.add_node("decide", decide)
+    builder.add_node("commit", commit)
+    builder.add_node("give_up", give_up)
+    # Read the workspace, then plan.
+    builder.add_edge(START, "load_context")
+    builder.add_edge("load_context", "planner")
+    builder.add_edge("planner", "policy_gate")
+    # The gate stops refused and rejected runs; otherwise generate.
+    builder.add_conditional_edges("policy_gate", after_gate, ["generate", END])
+    builder.add_edge("generate", "validate")
+    # Every critic judges the same bundle, in parallel.
+    builder.add_conditional_edges("validate", fan_out, ["critic"])
+    builder.add_edge("critic", "decide")
+    # Commit, revise with the findings, or give up after the last revision.
+    builder.add_conditional_edges("decide", after_decide, ["commit", "planner", "give_up"])
+    builder.add_edge("commit", END)
+    builder.add_edge("give_up", END)
+    return builder
+
+
+graph = build_graph().compile()
+"""The uncheckpointed graph, for LangGraph Studio (langgraph.json)."""

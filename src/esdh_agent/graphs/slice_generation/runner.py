@@ -1,0 +1,353 @@
+"""Run, resume and inspect slice-generation runs.
+
+Each run has ``data/runs/<run-id>/`` with ``transcript.jsonl``, ``run.json`` and, while it is
+in flight, its staged bundle. Graph state is checkpointed in ``data/checkpoints.sqlite`` so a
+run paused for approval (or interrupted) continues in a new process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
+from esdh_agent.errors import EsdhError, ExitCode, InputError
+from esdh_agent.llm.client import Budget, LLMClient, LLMSettings
+from esdh_agent.llm.recording import LLMMode, cassette, write_cassette_note
+from esdh_agent.llm.transcript import Transcript
+from esdh_agent.tools.bundle import bundle_tools
+from esdh_agent.workspace import Workspace
+
+__all__ = [
+    "RunResult",
+    "list_runs",
+    "llm_settings",
+    "read_run",
+    "resume_run",
+    "run_slice",
+]
+
+EXIT_BY_STATUS = {
+    "committed": ExitCode.OK,
+    "unchanged": ExitCode.OK,
+    "refused": ExitCode.REFUSED,
+    "rejected": ExitCode.REFUSED,
+    "awaiting_approval": ExitCode.AWAITING_APPROVAL,
+    "failed": ExitCode.ERROR,
+}
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    slice_id: str
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: EsdhError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return int(EXIT_BY_STATUS.get(self.status, ExitCode.ERROR))
+
+
+def llm_settings(aw: AgentWorkspace, mode: LLMMode, base_url: str | None) -> LLMSettings:
+    defaults = aw.index.llm
+    return LLMSettings(
+        mode=mode,
+        base_url=base_url or os.environ.get("ESDH_LLM_BASE_URL") or defaults.base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") if mode != "replay" else None,
+        temperature=defaults.temperature,
+        seed=defaults.seed,
+        max_tokens=defaults.max_tokens,
+        timeout_seconds=defaults.timeout_seconds,
+        max_retries=defaults.max_retries,
+    )
+
+
+def _runs_dir(ws: Workspace) -> Path:
+    return ws.data / "runs"
+
+
+def _new_run_id(slice_id: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{slice_id}-{secrets.token_hex(3)}"
+
+
+def _cassette_path(ws: Workspace, slice_id: str) -> Path:
+    return ws.root / "cassettes" / "slices" / f"{slice_id}.yaml"
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+@contextlib.contextmanager
+def _checkpointer(ws: Workspace) -> Iterator[Any]:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    ws.data.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(ws.data / "checkpoints.sqlite", check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def read_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        raise InputError(f"invalid run id {run_id!r}")
+    path = _runs_dir(ws) / run_id / "run.json"
+    if not path.is_file():
+        raise InputError(f"no run {run_id!r}", hint="`esdh-agent transcripts list` shows runs")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def list_runs(ws: Workspace) -> list[dict[str, Any]]:
+    root = _runs_dir(ws)
+    if not root.is_dir():
+        return []
+    runs = []
+    for path in sorted(root.glob("*/run.json")):
+        with contextlib.suppress(ValueError, OSError):
+            runs.append(json.loads(path.read_text(encoding="utf-8")))
+    return runs
+
+
+def _write_run(run_dir: Path, data: dict[str, Any]) -> None:
+    tmp = run_dir / "run.json.tmp"
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / "run.json")
+
+
+def _append_decision(ws: Workspace, run_id: str, slice_id: str, approval: dict[str, Any]) -> None:
+    log = ws.governance / "decisions.md"
+    comment = " ".join(str(approval.get("comment", "")).split()).replace("|", "/")[:300]
+    row = (
+        f"| {approval.get('at')} | {approval.get('by')} | run {run_id} ({slice_id}) | "
+        f"{'approved' if approval.get('approved') else 'rejected'} | {comment} |\n"
+    )
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(row)
+
+
+def _validation_counts(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not report:
+        return None
+    findings = report.get("findings", [])
+    return {
+        "errors": sum(1 for f in findings if f["severity"] == "error"),
+        "warnings": sum(1 for f in findings if f["severity"] == "warning"),
+        "rows": report.get("rows"),
+    }
+
+
+def _summary(state: dict[str, Any], status: str) -> dict[str, Any]:
+    verdicts = [v for v in state.get("verdicts", []) if v.get("revision") == state.get("revision")]
+    return {
+        "status": status,
+        "revision": state.get("revision"),
+        "plan": state.get("plan"),
+        "planner": {
+            k: (state.get("planner") or {}).get(k)
+            for k in ("valid", "attempts", "mode", "dropped", "errors")
+        },
+        "gate": state.get("gate"),
+        "validation": _validation_counts(state.get("validation")),
+        "verdicts": [
+            {
+                "critic": v["critic"],
+                "passed": v["passed"],
+                "abstained": v.get("abstained"),
+                "score": v.get("score"),
+                "summary": v.get("summary"),
+                "blocking": [f["message"] for f in v["findings"] if f.get("blocking")],
+            }
+            for v in verdicts
+        ],
+        "snapshot": state.get("snapshot"),
+        "approval": state.get("approval"),
+        "reason": state.get("reason"),
+    }
+
+
+def _execute(
+    ws: Workspace,
+    run_id: str,
+    slice_id: str,
+    mode: LLMMode,
+    base_url: str | None,
+    graph_input: Any,
+    *,
+    fresh: bool,
+    progress: Progress | None,
+    record: dict[str, Any],
+) -> RunResult:
+    from esdh_agent.graphs.slice_generation.graph import build_graph
+    from esdh_agent.graphs.slice_generation.state import RunContext
+
+    aw = load_agent_workspace(ws)
+    aw.slice(slice_id)
+    run_dir = _runs_dir(ws) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    transcript = Transcript(run_dir / "transcript.jsonl", run_id)
+    settings = llm_settings(aw, mode, base_url)
+    cassette_path = _cassette_path(ws, slice_id)
+    budget = Budget(aw.index.budgets)
+    label = slice_id
+    rel_cassette = cassette_path.relative_to(ws.root).as_posix()
+    llm = LLMClient(settings, budget, transcript, label=label, cassette_path=rel_cassette)
+    provenance = {
+        "llm_mode": mode,
+        "cassette": rel_cassette if mode != "live" else None,
+        "cassette_sha256": _sha256(cassette_path) if mode == "replay" else None,
+        "slice_version": aw.slice(slice_id).meta.version,
+        "slice_sha256": aw.slice(slice_id).doc.sha256,
+        "hashes": aw.hashes,
+    }
+    context = RunContext(
+        aw=aw,
+        llm=llm,
+        transcript=transcript,
+        tools=bundle_tools(ws),
+        run_dir=run_dir,
+        provenance=provenance,
+    )
+    record.update(
+        run_id=run_id,
+        slice_id=slice_id,
+        llm_mode=mode,
+        status="running",
+        cassette=provenance["cassette"],
+    )
+    record.setdefault("started_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _write_run(run_dir, record)
+    config: RunnableConfig = {"configurable": {"thread_id": run_id}}
+    transcript.event("run", "run_start" if fresh else "run_resume", slice=slice_id, llm_mode=mode)
+    state: dict[str, Any] = {}
+    status = "failed"
+    error: EsdhError | None = None
+    try:
+        with cassette(mode, cassette_path, fresh=fresh, label=slice_id), _checkpointer(ws) as saver:
+            graph = build_graph().compile(checkpointer=saver)
+            for chunk in graph.stream(graph_input, config, context=context, stream_mode="updates"):
+                for node, update in chunk.items():
+                    if progress:
+                        progress(node, update if isinstance(update, dict) else {})
+            snapshot = graph.get_state(config)
+            state = dict(snapshot.values)
+            waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
+            if waiting:
+                status = "awaiting_approval"
+                record["awaiting"] = waiting[0]
+            else:
+                status = state.get("outcome") or "failed"
+                record.pop("awaiting", None)
+        if mode == "record":
+            write_cassette_note(
+                cassette_path,
+                base_url=settings.base_url,
+                models=[aw.model_for("planner"), aw.model_for("critic")],
+            )
+    except EsdhError as exc:
+        error = exc
+        state = state or {}
+        record["error"] = exc.one_line()
+        transcript.event("run", "run_error", error=exc.one_line())
+    approval = state.get("approval")
+    if approval and approval.get("at") and not record.get("approval_logged"):
+        _append_decision(ws, run_id, slice_id, approval)
+        record["approval_logged"] = True
+    record.update(_summary(state, status))
+    before = record.get("llm") or {}
+    record["llm"] = {
+        "calls": before.get("calls", 0) + budget.calls,
+        "tokens": before.get("tokens", 0) + budget.tokens,
+        "models": sorted(set(before.get("models", [])) | llm.models_used),
+    }
+    if status != "awaiting_approval":
+        record["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    _write_run(run_dir, record)
+    transcript.event("run", "run_end", status=status)
+    return RunResult(run_id, slice_id, status, record, error)
+
+
+def run_slice(
+    ws: Workspace,
+    slice_id: str,
+    *,
+    mode: LLMMode = "replay",
+    base_url: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run one slice from the start."""
+    run_id = _new_run_id(slice_id)
+    return _execute(
+        ws,
+        run_id,
+        slice_id,
+        mode,
+        base_url,
+        {"run_id": run_id, "slice_id": slice_id},
+        fresh=True,
+        progress=progress,
+        record={},
+    )
+
+
+def resume_run(
+    ws: Workspace,
+    run_id: str,
+    *,
+    approve: bool | None,
+    comment: str = "",
+    by: str | None = None,
+    mode: LLMMode | None = None,
+    base_url: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Continue a run from its last checkpoint; at the approval gate, approve or reject."""
+    from langgraph.types import Command
+
+    record = read_run(ws, run_id)
+    status = record.get("status")
+    if status in ("committed", "unchanged", "refused", "rejected"):
+        raise InputError(f"run {run_id} already finished ({status})")
+    if status == "awaiting_approval" and approve is None:
+        raise InputError(f"run {run_id} awaits approval", hint="pass --approve or --reject")
+    if status != "awaiting_approval" and approve is not None:
+        raise InputError(f"run {run_id} is not waiting for approval ({status})")
+    graph_input: Any = None
+    if approve is not None:
+        graph_input = Command(
+            resume={
+                "approved": approve,
+                "by": by or os.environ.get("ESDH_APPROVER") or getpass.getuser(),
+                "comment": comment,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    return _execute(
+        ws,
+        run_id,
+        record["slice_id"],
+        mode or record.get("llm_mode", "replay"),
+        base_url,
+        graph_input,
+        fresh=False,
+        progress=progress,
+        record=record,
+    )

@@ -1,0 +1,105 @@
+"""LangChain tools over the deterministic core: generate a bundle, validate a bundle.
+
+The slice-generation graph calls them, and any other LangChain or LangGraph agent can too.
+Their docstrings are what a model reads about them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, ConfigDict, Field
+
+from esdh_agent.agents.profile import build_profile
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.validate import ValidationContext, validate_tables
+from esdh_agent.pipeline import stage_bundle
+from esdh_agent.snapshots import read_tables
+from esdh_agent.workspace import Workspace
+
+__all__ = ["GenerateArgs", "ValidateArgs", "bundle_tools"]
+
+
+class GenerateArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: dict[str, Any] = Field(description="A GenerationPlan (see `esdh-agent plan schema`).")
+    name: str = Field(description="Snapshot name the bundle will be committed under.")
+    target_dir: str = Field(description="Empty staging directory inside the workspace's data/.")
+
+
+class ValidateArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle_dir: str = Field(description="Directory holding persons/vehicles/profiles CSV.")
+    plan: dict[str, Any] | None = Field(None, description="Plan to check conformance against.")
+
+
+def _inside(ws: Workspace, path: str) -> Path:
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(ws.data.resolve()):
+        raise ValueError(f"{path} is outside the workspace's data directory")
+    return resolved
+
+
+def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
+    """The generate_bundle and validate_bundle tools bound to a workspace."""
+    policy = ws.policy()
+
+    def generate_bundle(plan: dict[str, Any], name: str, target_dir: str) -> dict[str, Any]:
+        """Generate a deterministic synthetic Person/Vehicle/Profile bundle from a plan.
+
+        No model is involved: the same plan always gives the same bytes. Writes CSV files and
+        metadata into target_dir (a staging directory, nothing is committed) and returns the
+        row counts, the content hash and the manifest to commit.
+        """
+        target = _inside(ws, target_dir)
+        bundle = stage_bundle(
+            GenerationPlan.model_validate(plan),
+            vocab=ws.vocabulary(),
+            marker=policy.required_marker,
+            name=name,
+            target=target,
+            workers=1,
+        )
+        return {
+            "path": str(target),
+            "rows": bundle.rows,
+            "content_hash": bundle.manifest.content_hash,
+            "manifest": bundle.manifest.model_dump(mode="json"),
+            "seconds": {k: round(v, 3) for k, v in bundle.seconds.items()},
+        }
+
+    def validate_bundle(bundle_dir: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate a bundle on disk: contract, references, uniqueness, domain rules,
+        governance hygiene and, given a plan, its exact quotas.
+
+        Returns the validation report (every finding, located) and a compact statistical
+        profile of the data with a few sample rows.
+        """
+        path = _inside(ws, bundle_dir)
+        tables, type_findings = read_tables(path)
+        parsed = GenerationPlan.model_validate(plan) if plan is not None else None
+        as_of = (parsed or GenerationPlan()).as_of_date
+        ctx = ValidationContext(
+            vocab=ws.vocabulary(), as_of=as_of, marker=policy.required_marker, plan=parsed
+        )
+        report = validate_tables(ctx, tables)
+        if type_findings:
+            from esdh_agent.core.report import ValidationReport
+
+            report = ValidationReport.merge(
+                [*type_findings, *report.findings], report.rows, report.rules
+            )
+        return {"report": report.model_dump(mode="json"), "profile": build_profile(tables, as_of)}
+
+    return {
+        "generate_bundle": StructuredTool.from_function(
+            generate_bundle, name="generate_bundle", args_schema=GenerateArgs
+        ),
+        "validate_bundle": StructuredTool.from_function(
+            validate_bundle, name="validate_bundle", args_schema=ValidateArgs
+        ),
+    }

@@ -1,0 +1,224 @@
+"""The graph driven by a scripted fake model: every outcome, without a model server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from esdh_agent.workspace import Workspace
+
+from tests.agents.conftest import PASS, FakeRun
+
+Runner = Callable[..., FakeRun]
+
+HALLUCINATION = {
+    "score": 0.1,
+    "summary": "everything is wrong",
+    "findings": [
+        {
+            "severity": "critical",
+            "field": "make",
+            "rule": "x",
+            "message": "should be all Toyota",
+            "check": {
+                "kind": "share",
+                "field": "make",
+                "value": "Toyota",
+                "expected": 1.0,
+                "quote": "we want only Toyota cars",
+            },
+        }
+    ],
+}
+
+
+def snapshots(ws: Workspace) -> list[str]:
+    root = ws.data / "snapshots"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+def test_baseline_commits_whatever_the_critics_imagine(
+    run_fake: Runner, workspace: Workspace
+) -> None:
+    run = run_fake(
+        "baseline",
+        {
+            "planner": ['{"person_count": -5, "lob_mix": {"Personal": 7}}'],  # invalid, salvaged
+            "critic:plan-fidelity": [HALLUCINATION],
+            "critic:realism-coherence": ["not json at all"],
+        },
+    )
+    assert run.state["outcome"] == "committed"
+    assert snapshots(workspace) == ["baseline-v0.1"]
+    verdicts = {v["critic"]: v for v in run.state["verdicts"]}
+    assert verdicts["plan-fidelity"]["passed"]
+    assert verdicts["plan-fidelity"]["findings"][0]["status"] == "advisory"
+    assert verdicts["realism-coherence"]["abstained"]
+    manifest = json.loads((workspace.data / "snapshots/baseline-v0.1/manifest.json").read_text())
+    prov = manifest["provenance"]
+    assert prov["run_id"] == "run-1" and prov["slice"] == "baseline"
+    assert {v["critic"] for v in prov["verdicts"]} == {
+        "rules",
+        "plan-fidelity",
+        "governance-privacy",
+        "realism-coherence",
+    }
+    assert manifest["plan"]["person_count"] == 200 and manifest["seed"] == 20251101
+
+
+def test_impossible_slice_is_refused_by_the_rule_critic(
+    run_fake: Runner, workspace: Workspace
+) -> None:
+    run = run_fake("impossible-14", {})
+    assert run.state["outcome"] == "refused"
+    assert "rules" in run.state["reason"]
+    assert snapshots(workspace) == []
+    planner_calls = [c for c in run.llm.calls if c["node"] == "planner"]
+    assert len(planner_calls) == 3  # first plan + max_revisions (2)
+    assert "REVIEWERS' FEEDBACK" in planner_calls[1]["user"]
+    assert not any(p.name.startswith("bundle") for p in (workspace.data / "runs/run-1").iterdir())
+
+
+def test_over_cap_pauses_then_commits_on_approval(run_fake: Runner, workspace: Workspace) -> None:
+    run = run_fake("over-cap", {})
+    assert run.interrupts and "approval threshold" in run.interrupts[0]["reasons"][0]
+    assert snapshots(workspace) == []
+    done = run.resume({"approved": True, "by": "steward", "comment": "ok for load test"})
+    assert done.state["outcome"] == "committed"
+    assert done.state["approval"]["by"] == "steward"
+    manifest = json.loads((workspace.data / "snapshots/over-cap-v0.1/manifest.json").read_text())
+    assert manifest["provenance"]["approval"]["comment"] == "ok for load test"
+    assert manifest["entities"]["persons"]["rows"] == 120_000
+
+
+def test_over_cap_rejected_commits_nothing(run_fake: Runner, workspace: Workspace) -> None:
+    run = run_fake("over-cap", {})
+    done = run.resume({"approved": False, "by": "steward", "comment": "too big"})
+    assert done.state["outcome"] == "rejected"
+    assert snapshots(workspace) == []
+    assert any(e["type"] == "approval" and not e["approved"] for e in done.events)
+
+
+def test_model_cannot_raise_the_count_beyond_the_threshold(run_fake: Runner) -> None:
+    run = run_fake("messy-names", {"planner": [{"person_count": 5_000_000}]})
+    # messy-names pins 250 persons; the pinned value wins over the proposal
+    assert run.state["plan"]["person_count"] == 250
+    run = run_fake("commercial-fleet", {"planner": [{"state_mix": {"AZ": 1.0}}]}, run_id="r2")
+    assert run.state["plan"]["state_mix"] == {"AZ": 0.6, "NV": 0.4}
+
+
+def test_a_verified_finding_sends_the_plan_back_with_feedback(
+    run_fake: Runner, workspace: Workspace
+) -> None:
+    trucks = {
+        "score": 0.3,
+        "summary": "too few trucks",
+        "findings": [
+            {
+                "severity": "major",
+                "field": "body_style",
+                "rule": "fleet",
+                "message": "fleets should be mostly trucks",
+                "check": {
+                    "kind": "share",
+                    "field": "body_style",
+                    "value": "Truck",
+                    "expected": 0.7,
+                    "quote": "mostly trucks (around 70%)",
+                },
+            }
+        ],
+        "suggested_changes": {"body_style_mix": {"Commercial": {"Truck": 0.7, "SUV": 0.3}}},
+    }
+    first = {"body_style_mix": {"Commercial": {"Truck": 0.2, "SUV": 0.8}}}
+    second = {"body_style_mix": {"Commercial": {"Truck": 0.7, "SUV": 0.3}}}
+    run = run_fake(
+        "commercial-fleet",
+        {
+            "planner": [first, second],
+            "critic:plan-fidelity": [trucks, PASS],
+        },
+    )
+    assert run.state["outcome"] == "committed"
+    assert run.state["revision"] == 1
+    first_verdict = next(
+        v for v in run.state["verdicts"] if v["critic"] == "plan-fidelity" and v["revision"] == 0
+    )
+    assert not first_verdict["passed"] and first_verdict["findings"][0]["status"] == "verified"
+    feedback = [c for c in run.llm.calls if c["node"] == "planner"][1]["user"]
+    assert "fleets should be mostly trucks" in feedback and "Truck" in feedback
+    assert snapshots(workspace) == ["commercial-fleet-v0.1"]
+
+
+def test_a_claim_against_the_pinned_requirements_is_dismissed(run_fake: Runner) -> None:
+    wrong = {
+        "score": 0.0,
+        "summary": "wrong states",
+        "findings": [
+            {
+                "severity": "critical",
+                "field": "state",
+                "rule": "states",
+                "message": "all should be AZ",
+                "check": {
+                    "kind": "share",
+                    "field": "state",
+                    "value": "AZ",
+                    "expected": 0.4,
+                    "quote": "60% AZ and 40% NV",
+                },
+            }
+        ],
+    }
+    run = run_fake("commercial-fleet", {"critic:plan-fidelity": [wrong]})
+    verdict = next(v for v in run.state["verdicts"] if v["critic"] == "plan-fidelity")
+    assert verdict["findings"][0]["status"] == "dismissed"
+    assert run.state["outcome"] == "committed"
+
+
+def test_prompts_hold_no_volatile_values(run_fake: Runner, workspace: Workspace) -> None:
+    run = run_fake("baseline", {})
+    for call in run.llm.calls:
+        text = call["system"] + call["user"]
+        assert str(workspace.root) not in text and "run-1" not in text
+        assert "2026-" not in text
+
+
+def _calls_for(run: FakeRun) -> list[tuple[str, str, str]]:
+    return sorted((c["node"], c["system"], c["user"]) for c in run.llm.calls)
+
+
+def test_prompts_render_identically_in_two_fresh_workspaces(tmp_path: Any) -> None:
+    from esdh_agent.agents.context import load_agent_workspace
+    from esdh_agent.agents.render import planner_messages, render_critic
+    from esdh_agent.workspace import init_workspace
+
+    rendered = []
+    for name in ("one", "two"):
+        ws = Workspace.open(init_workspace(tmp_path / name))
+        aw = load_agent_workspace(ws)
+        texts = []
+        for slice_id, slice_ in sorted(aw.slices.items()):
+            texts.append(planner_messages(aw, slice_, ["feedback line"]))
+            for template in aw.critics.values():
+                texts.append(
+                    render_critic(
+                        template,
+                        {
+                            k: k
+                            for k in (
+                                "slice_prompt",
+                                "pinned",
+                                "plan",
+                                "validation",
+                                "profile",
+                                "samples",
+                                "policy",
+                            )
+                        },
+                    )
+                )
+            assert slice_id
+        rendered.append(texts)
+    assert rendered[0] == rendered[1]
