@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -190,11 +192,33 @@ def slice_generation(
     console = err_console()
     results = []
     for slice_id in chosen:
-        if not as_json:
-            console.print(f"[bold]{slice_id}[/] ({mode})")
-        progress = None if as_json else _progress(console, slice_id)
-        results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
+        if as_json:
+            results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url))
+            continue
+        console.print(f"[bold]{slice_id}[/] ({mode})")
+        with _live(console, slice_id) as progress:
+            results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url,
+                                     progress=progress))
     _finish(results, as_json)
+
+
+@contextlib.contextmanager
+def _live(console: Console, slice_id: str) -> Iterator[Any]:
+    """Node-by-node lines, plus a spinner naming the running step on a terminal."""
+    show = _progress(console, slice_id)
+    if not console.is_terminal:
+        yield show
+        return
+    following = {"load_context": "planner", "planner": "policy gate", "policy_gate": "generate",
+                 "generate": "validate", "validate": "critics", "critic": "critics",
+                 "decide": "commit / revise"}
+    with console.status(f"{slice_id}: reading the workspace") as status:
+
+        def update(node: str, data: dict[str, Any]) -> None:
+            show(node, data)
+            status.update(f"{slice_id}: {following.get(node, 'finishing')}…")
+
+        yield update
 
 
 def resume_command(
