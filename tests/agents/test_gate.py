@@ -39,7 +39,7 @@ def test_pinned_requirements_escalate_or_refuse(workspace: Workspace) -> None:
     assert gate_plan(aw, with_pins(aw, "over-cap", person_count=150_000), {})["needs_approval"]
     assert gate_plan(aw, with_pins(aw, "over-cap", dataset_version="v0.2"), {})["needs_approval"]
     refused = gate_plan(aw, with_pins(aw, "over-cap", person_count=3_000_000), {})
-    assert "hard cap" in refused["refused"][0]
+    assert "exceeds the policy cap of 2000000; no approval can allow it" in refused["refused"][0]
 
 
 def test_an_ungeneratable_proposal_falls_back_to_defaults(workspace: Workspace) -> None:

@@ -222,3 +222,25 @@ def test_prompts_render_identically_in_two_fresh_workspaces(tmp_path: Any) -> No
             assert slice_id
         rendered.append(texts)
     assert rendered[0] == rendered[1]
+
+
+def test_malformed_agent_files_name_the_file_and_line(cli: Any, workspace: Workspace) -> None:
+    slice_path = workspace.root / "prompts" / "messy-names.md"
+    slice_path.write_text(
+        slice_path.read_text().replace("  person_count: 250", "  person_count: 250\n  colour: red")
+    )
+    result = cli("run", "slice-generation", "--slice", "baseline")
+    assert result.code == 1
+    assert "messy-names.md" in result.err and "pinned field 'colour' is not a plan field" in (
+        result.err
+    )
+    slice_path.write_text("no front matter here\n")
+    assert "messy-names.md:1: missing YAML front matter" in cli("run", "slice-generation").err
+    critic_path = workspace.root / "critics" / "plan-fidelity.md"
+    critic_path.write_text(critic_path.read_text().replace("{{plan}}", "{{planz}}"))
+    (workspace.root / "prompts" / "messy-names.md").unlink()
+    (workspace.root / "mop" / "index.yaml").write_text(
+        (workspace.root / "mop" / "index.yaml").read_text().replace("  - messy-names\n", "")
+    )
+    err = cli("run", "slice-generation").err
+    assert "plan-fidelity.md:" in err and "unknown placeholder {{planz}}" in err

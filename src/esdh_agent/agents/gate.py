@@ -16,6 +16,7 @@ from esdh_agent.agents.context import AgentWorkspace, Slice, apply_pins
 from esdh_agent.core.contract import CONTRACT_VERSION
 from esdh_agent.core.layout import compile_layout
 from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.policy import policy_violations
 from esdh_agent.errors import PlanError
 
 __all__ = ["gate_plan"]
@@ -89,22 +90,9 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> di
         except PlanError as again:
             refused.append(f"the pinned requirements cannot be generated: {again.message}")
 
-    if plan.person_count > policy.records.max_persons:
-        refused.append(
-            f"person_count {plan.person_count} exceeds the hard cap of "
-            f"{policy.records.max_persons}; no approval can allow it"
-        )
-    outside = sorted(
-        s for s, v in plan.state_mix.items() if v > 0 and s not in policy.allowed_states
-    )
-    if outside:
-        refused.append(f"states {', '.join(outside)} are outside the policy")
-    most = max(k for k, v in plan.vehicles_per_person.items() if v > 0)
-    if most > policy.records.max_vehicles_per_person:
-        refused.append(
-            f"{most} vehicles per person exceeds the policy cap of "
-            f"{policy.records.max_vehicles_per_person}"
-        )
+    refused += [
+        f"{problem}; no approval can allow it" for problem in policy_violations(policy, plan)
+    ]
 
     needs: list[str] = []
     if plan.person_count > threshold:

@@ -197,8 +197,7 @@ def slice_generation(
             continue
         console.print(f"[bold]{slice_id}[/] ({mode})")
         with _live(console, slice_id) as progress:
-            results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url,
-                                     progress=progress))
+            results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
     _finish(results, as_json)
 
 
@@ -209,9 +208,15 @@ def _live(console: Console, slice_id: str) -> Iterator[Any]:
     if not console.is_terminal:
         yield show
         return
-    following = {"load_context": "planner", "planner": "policy gate", "policy_gate": "generate",
-                 "generate": "validate", "validate": "critics", "critic": "critics",
-                 "decide": "commit / revise"}
+    following = {
+        "load_context": "planner",
+        "planner": "policy gate",
+        "policy_gate": "generate",
+        "generate": "validate",
+        "validate": "critics",
+        "critic": "critics",
+        "decide": "commit / revise",
+    }
     with console.status(f"{slice_id}: reading the workspace") as status:
 
         def update(node: str, data: dict[str, Any]) -> None:
