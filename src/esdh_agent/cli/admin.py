@@ -35,7 +35,8 @@ def init_command(
     )
 
 
-def _sync(files: dict[Path, str], check: bool, what: str) -> None:
+def sync_files(files: dict[Path, str], check: bool, what: str, command: str) -> None:
+    """Write generated files, or with ``check`` fail when any committed one is stale."""
     from esdh_agent.errors import WorkspaceError
 
     stale = [
@@ -46,8 +47,7 @@ def _sync(files: dict[Path, str], check: bool, what: str) -> None:
         if stale:
             raise WorkspaceError(
                 f"{what} not current: {', '.join(str(p) for p in stale)}",
-                hint=f"run `esdh-agent {what.split()[0]} "
-                f"{'write' if what.startswith('contracts') else 'extract'}`",
+                hint=f"run `{command}`",
             )
         console.print(f"[green]OK[/] {what} are current ({len(files)} files)")
         return
@@ -79,7 +79,7 @@ def contract_files(governance: Path) -> dict[Path, str]:
 def contracts_write(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> None:
     """Write governance/schemas/<version>/*.yaml from the pydantic models."""
     ws = open_workspace(workspace)
-    _sync(contract_files(ws.governance), check, "contracts")
+    sync_files(contract_files(ws.governance), check, "contracts", "esdh-agent contracts write")
 
 
 @vocab_app.command("extract")
@@ -89,8 +89,9 @@ def vocab_extract(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> No
 
     ws = open_workspace(workspace)
     folder = ws.governance / "vocabularies"
-    _sync(
+    sync_files(
         {folder / name: text for name, text in extract_vocabularies().items()},
         check,
         "vocabularies",
+        "esdh-agent vocab extract",
     )

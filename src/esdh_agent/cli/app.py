@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from esdh_agent import __version__
-from esdh_agent.cli import admin, generate, plan, run, snapshots
+from esdh_agent.cli import admin, cassettes, critic, generate, plan, run, snapshots
 from esdh_agent.cli.common import STATE, WorkspaceOpt
 
 __all__ = ["app", "main"]
@@ -57,6 +57,8 @@ app.command("resume")(run.resume_command)
 app.command("approvals")(run.approvals_command)
 app.command("graph")(run.graph_command)
 app.add_typer(run.transcripts_app, name="transcripts")
+app.add_typer(critic.critic_app, name="critic")
+app.add_typer(cassettes.app, name="cassettes")
 app.add_typer(admin.contracts_app, name="contracts")
 app.add_typer(admin.vocab_app, name="vocab")
 

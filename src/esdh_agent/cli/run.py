@@ -10,6 +10,7 @@ import typer
 
 from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, err_console, open_workspace
 from esdh_agent.cli.common import out_console as _out
+from esdh_agent.cli.transcripts_extra import diff_command, export_command
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -346,3 +347,7 @@ def transcripts_show(
         emit_json({"run": record, "events": events})
         return
     print_timeline(record, events, _out())
+
+
+transcripts_app.command("diff")(diff_command)
+transcripts_app.command("export")(export_command)

@@ -142,6 +142,7 @@ class LLMClient:
         *,
         label: str,
         cassette_path: str | None = None,
+        record_command: str | None = None,
     ) -> None:
         import openai
 
@@ -150,6 +151,9 @@ class LLMClient:
         self.transcript = transcript
         self.label = label
         self.cassette_path = cassette_path
+        self.record_command = record_command or (
+            f"esdh-agent run slice-generation --slice {label} --llm record --base-url URL"
+        )
         self._openai = openai
         self._client = openai.OpenAI(
             base_url=settings.base_url,
@@ -172,6 +176,7 @@ class LLMClient:
         schema: type[M],
         max_reasks: int,
         temperature: float | None = None,
+        seed: int | None = None,
     ) -> CallResult:
         """Ask for one JSON object matching ``schema``; re-ask up to ``max_reasks`` times."""
         json_schema = structured_schema(schema)
@@ -189,7 +194,7 @@ class LLMClient:
             attempts += 1
             try:
                 raw, finish = self._complete(
-                    node, model, messages, current, json_schema, probing, temperature
+                    node, model, messages, current, json_schema, probing, temperature, seed
                 )
             except _ModeRejected:
                 next_index = MODES.index(current) + 1
@@ -239,6 +244,7 @@ class LLMClient:
         mode: Mode,
         schema: dict[str, Any],
         temperature: float | None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": model,
@@ -246,8 +252,8 @@ class LLMClient:
             "temperature": self.settings.temperature if temperature is None else temperature,
             "max_tokens": self.settings.max_tokens,
         }
-        if self.settings.seed is not None:
-            params["seed"] = self.settings.seed
+        if seed is not None or self.settings.seed is not None:
+            params["seed"] = seed if seed is not None else self.settings.seed
         if mode == "json_schema":
             params["response_format"] = {
                 "type": "json_schema",
@@ -276,8 +282,9 @@ class LLMClient:
         schema: dict[str, Any],
         probing: bool,
         temperature: float | None,
+        seed: int | None = None,
     ) -> tuple[str, str | None]:
-        params = self._params(model, messages, mode, schema, temperature)
+        params = self._params(model, messages, mode, schema, temperature, seed)
         openai = self._openai
         attempt = 0
         while True:
@@ -368,6 +375,5 @@ class LLMClient:
         return ReplayMiss(
             f"replay miss in slice {self.label!r}, node {node!r}: the request is not in "
             f"{where} (a prompt, template or plan changed since it was recorded)",
-            hint=f"re-record with: esdh-agent run slice-generation --slice {self.label} "
-            "--llm record --base-url URL (or scripts/record_cassettes.py)",
+            hint=f"re-record with: {self.record_command} (or scripts/record_cassettes.py)",
         )

@@ -37,6 +37,7 @@ class ScriptedLLM:
         schema: type[BaseModel],
         max_reasks: int,
         temperature: float | None = None,
+        seed: int | None = None,
     ) -> CallResult:
         import json
 

@@ -26,6 +26,7 @@ __all__ = [
     "cassette",
     "json_body_matcher",
     "normalized_body",
+    "observe",
     "write_cassette_note",
 ]
 
@@ -67,6 +68,20 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+_OBSERVERS: list[list[Any]] = []
+
+
+@contextlib.contextmanager
+def observe() -> Iterator[list[Any]]:
+    """Collect every vcrpy cassette opened inside (to see which interactions were played)."""
+    seen: list[Any] = []
+    _OBSERVERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _OBSERVERS.remove(seen)
+
+
 @contextlib.contextmanager
 def cassette(mode: LLMMode, path: Path, *, fresh: bool, label: str) -> Iterator[None]:
     """Route model calls through the cassette at ``path`` (nothing for ``live``).
@@ -97,7 +112,9 @@ def cassette(mode: LLMMode, path: Path, *, fresh: bool, label: str) -> Iterator[
         before_record_response=_scrub_response,
     )
     recorder.register_matcher("json_body", json_body_matcher)
-    with recorder.use_cassette(str(path), allow_playback_repeats=False):
+    with recorder.use_cassette(str(path), allow_playback_repeats=False) as opened:
+        for seen in _OBSERVERS:
+            seen.append(opened)
         yield
 
 

@@ -15,10 +15,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from esdh_agent.agents.critics import CriticAnswer, derive_verdict, rules_verdict
 from esdh_agent.agents.gate import gate_plan
 from esdh_agent.agents.planner import propose
-from esdh_agent.agents.render import dumps, policy_summary, render_critic, validation_summary
+from esdh_agent.agents.render import dumps
+from esdh_agent.agents.review import Judge, judge
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.graphs.slice_generation.state import (
@@ -30,12 +30,6 @@ from esdh_agent.graphs.slice_generation.state import (
 from esdh_agent.pipeline import StagedBundle, commit_bundle
 
 __all__ = ["build_graph", "graph"]
-
-CRITIC_SYSTEM = (
-    "You are a careful reviewer of synthetic insurance test data. Answer with one JSON "
-    "object: score (0-1), summary, findings (severity info/minor/major/critical, field, rule, "
-    "message, optional check) and suggested_changes (plan field -> new value)."
-)
 
 
 def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -173,47 +167,15 @@ def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
 def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """One critic's verdict: the rule-based critic, or an LLM template judged on evidence."""
     ctx = runtime.context
-    report = ValidationReport.model_validate(task["validation"])
-    if task["critic"] == "rules":
-        verdict = rules_verdict(report)
-    else:
-        template = ctx.aw.critics[task["critic"]]
-        slice_ = ctx.aw.slice(task["slice_id"])
-        samples = task["profile"].get("samples", {})
-        user = render_critic(
-            template,
-            {
-                "slice_prompt": slice_.prose.strip(),
-                "pinned": dumps(slice_.meta.pinned) if slice_.meta.pinned else "(none)",
-                "plan": dumps(task["plan"]),
-                "validation": validation_summary(report),
-                "profile": dumps({k: v for k, v in task["profile"].items() if k != "samples"}),
-                "samples": dumps(samples),
-                "policy": policy_summary(ctx.aw),
-            },
-        )
-        meta = template.meta
-        result = ctx.llm.structured(
-            node=f"critic:{meta.id}",
-            model=ctx.aw.model_for(meta.model),
-            system=CRITIC_SYSTEM,
-            user=user,
-            schema=CriticAnswer,
-            max_reasks=ctx.aw.index.max_reasks,
-            temperature=meta.temperature,
-        )
-        answer = result.value if isinstance(result.value, CriticAnswer) else None
-        verdict = derive_verdict(
-            meta.id,
-            answer,
-            threshold=meta.pass_threshold,
-            blocking=list(meta.blocking_severities),
-            profile=task["profile"],
-            prose=slice_.prose,
-            pinned=slice_.meta.pinned,
-            error=result.errors,
-        )
-        verdict["template_version"] = meta.version
+    slice_ = ctx.aw.slice(task["slice_id"])
+    case = Judge(
+        slice_prompt=slice_.prose,
+        pinned=slice_.meta.pinned,
+        plan=task["plan"],
+        validation=task["validation"],
+        profile=task["profile"],
+    )
+    verdict = judge(ctx.aw, ctx.llm, task["critic"], case)
     verdict["revision"] = task["revision"]
     ctx.transcript.event(f"critic:{task['critic']}", "verdict", **verdict)
     return {"verdicts": [verdict]}
