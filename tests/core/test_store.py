@@ -69,7 +69,9 @@ def test_invalid_data_commits_nothing(workspace: Workspace, staging_empty) -> No
     assert staging_empty()
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".hidden", "UPPER", "", "a" * 81, "x..y"])
+@pytest.mark.parametrize(
+    "name", ["../x", "a/b", "..", ".hidden", "UPPER", "", "a" * 81, "x..y", "v0.1\n"]
+)
 def test_unsafe_names_are_refused(name: str) -> None:
     with pytest.raises(SnapshotNameError):
         check_name(name)

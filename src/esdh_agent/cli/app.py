@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from esdh_agent import __version__
-from esdh_agent.cli import admin, cassettes, critic, generate, plan, run, snapshots
+from esdh_agent.cli import (
+    admin,
+    cassettes,
+    critic,
+    demo,
+    generate,
+    plan,
+    run,
+    serve,
+    snapshots,
+)
 from esdh_agent.cli.common import STATE, WorkspaceOpt
 
 __all__ = ["app", "main"]
@@ -59,6 +69,8 @@ app.command("graph")(run.graph_command)
 app.add_typer(run.transcripts_app, name="transcripts")
 app.add_typer(critic.critic_app, name="critic")
 app.add_typer(cassettes.app, name="cassettes")
+app.command("serve")(serve.serve_command)
+app.command("demo")(demo.demo_command)
 app.add_typer(admin.contracts_app, name="contracts")
 app.add_typer(admin.vocab_app, name="vocab")
 

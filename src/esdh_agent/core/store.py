@@ -43,7 +43,7 @@ MANIFEST = "manifest.json"
 
 def check_name(name: str) -> str:
     """Return ``name`` if it is a safe snapshot name, else raise SnapshotNameError."""
-    if not NAME_PATTERN.match(name) or ".." in name:
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
         raise SnapshotNameError(
             f"invalid snapshot name {name!r}",
             hint="use lowercase letters, digits, '.', '_' and '-' (no '..', no '/'), "

@@ -196,10 +196,18 @@ class LLMClient:
                 raw, finish = self._complete(
                     node, model, messages, current, json_schema, probing, temperature, seed
                 )
-            except _ModeRejected:
+            except (_ModeRejected, ReplayMiss) as exc:
+                # A replayed probe the recording lacks means the recorded session had already
+                # settled on a later mode (e.g. this call came after the planner's probe).
+                if isinstance(exc, ReplayMiss) and not (probing and current != MODES[-1]):
+                    raise
                 next_index = MODES.index(current) + 1
                 self.transcript.event(
-                    node, "mode_rejected", model=model, mode=current, next_mode=MODES[next_index]
+                    node,
+                    "mode_rejected" if isinstance(exc, _ModeRejected) else "mode_not_recorded",
+                    model=model,
+                    mode=current,
+                    next_mode=MODES[next_index],
                 )
                 mode = MODES[next_index]
                 self._modes[model] = mode

@@ -1,0 +1,127 @@
+"""``GET /runs``, ``GET /runs/{id}`` and ``GET /runs/{id}/view``: agent runs, read-only.
+
+A run id must match a strict pattern (no ``/``, no ``..``, no leading dot, nothing but
+letters, digits, ``.``, ``_`` and ``-``) before it is joined to a path, and the resolved run
+directory must still lie under ``data/runs/``. Ids are taken as whole paths (``:path``) so a
+traversal attempt gets a clear 400 instead of matching some other route.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from esdh_agent.api.context import ApiContext, get_context
+from esdh_agent.api.errors import ApiError, documented
+from esdh_agent.api.models import RunsResponse
+
+__all__ = ["RUN_ID_PATTERN", "check_run_id", "router"]
+
+RUN_ID_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,100}")
+HTML_MODULE = "esdh_agent.transcript_html"
+SUMMARY_FIELDS = ("run_id", "slice_id", "status", "started_at", "ended_at", "llm_mode")
+# The page may style and script itself inline, but may load or send nothing anywhere.
+VIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+router = APIRouter(prefix="/runs", tags=["runs"], responses=documented(401, 500))
+Ctx = Annotated[ApiContext, Depends(get_context)]
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is safe to join to a path, else raise a 400."""
+    if not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+        raise ApiError(
+            400,
+            "invalid_run_id",
+            f"invalid run id {run_id[:120]!r}: use letters, digits, '.', '_' and '-' "
+            "(no '..', no '/'), starting with a letter or digit, at most 101 characters",
+        )
+    return run_id
+
+
+def _run_dir(ctx: ApiContext, run_id: str) -> Path:
+    root = ctx.workspace.data / "runs"
+    path = root / check_run_id(run_id)
+    if not (path / "run.json").is_file() or not path.resolve().is_relative_to(root.resolve()):
+        raise ApiError(404, "not_found", f"no run {run_id!r}")
+    return path
+
+
+def _load(ctx: ApiContext, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from esdh_agent.graphs.slice_generation.runner import read_run
+    from esdh_agent.llm.transcript import read_transcript
+
+    path = _run_dir(ctx, run_id)
+    try:
+        record = read_run(ctx.workspace, run_id)
+        events = read_transcript(path / "transcript.jsonl")
+    except ValueError:
+        raise ApiError(500, "run_corrupt", f"run {run_id!r} has an unreadable record") from None
+    return record, events
+
+
+@router.get("", response_model=RunsResponse, summary="List agent runs")
+def list_runs(ctx: Ctx) -> JSONResponse:
+    """Every run under ``data/runs/``, oldest first (run ids start with a UTC timestamp)."""
+    from esdh_agent.graphs.slice_generation.runner import list_runs as runner_list_runs
+
+    runs = [
+        {key: record.get(key) for key in SUMMARY_FIELDS}
+        for record in runner_list_runs(ctx.workspace)
+        if isinstance(record, dict) and isinstance(record.get("run_id"), str)
+    ]
+    return JSONResponse({"count": len(runs), "runs": runs})
+
+
+@router.get(
+    "/{run_id:path}/view",
+    response_class=HTMLResponse,
+    summary="A run's transcript as an HTML page",
+    responses=documented(400, 404, 501),
+)
+def view_run(run_id: str, ctx: Ctx) -> HTMLResponse:
+    """The run rendered for people: plan, gate, validation, verdicts, every event."""
+    record, events = _load(ctx, run_id)
+    render = _renderer()
+    return HTMLResponse(render(record, events), headers={"Content-Security-Policy": VIEW_CSP})
+
+
+@router.get(
+    "/{run_id:path}",
+    summary="A run: run.json and its transcript events",
+    responses={
+        200: {"description": '{"run": run.json, "events": [transcript events, in order]}'},
+        **documented(400, 404),
+    },
+)
+def get_run(run_id: str, ctx: Ctx) -> JSONResponse:
+    """``run.json`` (status, plan, gate, verdicts, snapshot) and every transcript event."""
+    record, events = _load(ctx, run_id)
+    return JSONResponse({"run": record, "events": events})
+
+
+def _renderer() -> Callable[[dict[str, Any], list[dict[str, Any]]], str]:
+    """``render_run_html`` from its module, imported only when a page is asked for."""
+    try:
+        module = importlib.import_module(HTML_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != HTML_MODULE:
+            raise
+        module = None
+    render = getattr(module, "render_run_html", None)
+    if not callable(render):
+        raise ApiError(
+            501,
+            "not_implemented",
+            "this installation has no HTML transcript view; GET /runs/{id} returns the JSON",
+        )
+    return cast(Callable[[dict[str, Any], list[dict[str, Any]]], str], render)

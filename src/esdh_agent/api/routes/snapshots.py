@@ -1,0 +1,73 @@
+"""``GET /snapshots`` and ``GET /snapshots/{name}``: committed snapshots, read-only.
+
+The name is taken as a whole path (``{name:path}``) so that ``../x``, ``a/b`` or an absolute
+path reach ``check_name`` and get a clear 400, rather than silently matching another route.
+No name reaches the filesystem before ``check_name`` accepts it — and the whole name must
+match: ``check_name`` uses ``re.match`` with ``$``, which also accepts a trailing newline.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from esdh_agent.api.context import ApiContext, get_context
+from esdh_agent.api.errors import documented
+from esdh_agent.api.models import SnapshotsResponse
+from esdh_agent.core.store import NAME_PATTERN, check_name
+from esdh_agent.errors import SnapshotCorrupt, SnapshotNameError
+
+__all__ = ["router", "safe_name"]
+
+router = APIRouter(prefix="/snapshots", tags=["snapshots"], responses=documented(401, 500))
+Ctx = Annotated[ApiContext, Depends(get_context)]
+
+
+def safe_name(name: str) -> str:
+    """``check_name``, plus a full match of the pattern (no trailing newline)."""
+    check_name(name)
+    if not NAME_PATTERN.fullmatch(name):
+        raise SnapshotNameError(
+            f"invalid snapshot name {name!r}", hint="no line breaks or control characters"
+        )
+    return name
+
+
+@router.get("", response_model=SnapshotsResponse, summary="List committed snapshots")
+def list_snapshots(ctx: Ctx) -> JSONResponse:
+    """Every committed snapshot, by name; a broken manifest is listed with an ``error``."""
+    store = ctx.workspace.store()
+    items: list[dict[str, Any]] = []
+    for name in store.names():
+        try:
+            manifest = store.manifest(name)
+        except SnapshotCorrupt:
+            items.append({"name": name, "error": "unreadable manifest"})
+            continue
+        persons = manifest.entities.get("persons")
+        items.append(
+            {
+                "name": name,
+                "dataset_version": manifest.dataset_version,
+                "persons": persons.rows if persons is not None else None,
+                "content_hash": manifest.content_hash,
+                "committed_at": manifest.committed_at,
+            }
+        )
+    return JSONResponse({"count": len(items), "snapshots": items})
+
+
+@router.get(
+    "/{name:path}",
+    summary="A snapshot's manifest",
+    responses={
+        200: {"description": "manifest.json: files, hashes, plan, seed, versions, provenance"},
+        **documented(400, 404),
+    },
+)
+def get_snapshot(name: str, ctx: Ctx) -> JSONResponse:
+    """The manifest of snapshot ``name`` (lowercase letters, digits, ``.``, ``_``, ``-``)."""
+    manifest = ctx.workspace.store().manifest(safe_name(name))
+    return JSONResponse(manifest.model_dump(mode="json"))

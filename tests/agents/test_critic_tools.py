@@ -1,0 +1,158 @@
+"""Prompt authors' tools: critic eval, critic run, cassettes check and record."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from esdh_agent.workspace import Workspace
+
+from tests.conftest import CliResult
+from tests.llm.fake_server import completion, fake_openai
+
+Cli = Callable[..., CliResult]
+UNROUTABLE = "http://203.0.113.7:9/v1"
+
+
+@pytest.fixture(autouse=True)
+def _replay_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESDH_LLM_BASE_URL", UNROUTABLE)
+    monkeypatch.delenv("ESDH_LLM_MODE", raising=False)
+
+
+def test_eval_scores_every_critic_on_its_cases(cli: Cli) -> None:
+    result = cli("critic", "eval", "--json")
+    assert result.code == 0, result.err
+    rows = {r["now"]["critic"]: r["now"] for r in json.loads(result.out)}
+    assert set(rows) == {"rules", "plan-fidelity", "governance-privacy", "realism-coherence"}
+    assert rows["rules"]["accuracy"] == 1.0 and rows["rules"]["recall"] == 1.0
+    for critic, row in rows.items():
+        assert row["cases"] == len(row["outcomes"]) >= 4, critic
+        assert 0.0 <= row["accuracy"] <= 1.0
+    table = cli("critic", "eval").out
+    assert "accuracy" in table and "precision" in table and "recall" in table
+
+
+def test_min_accuracy_is_a_ci_gate(cli: Cli) -> None:
+    passing = cli("critic", "eval", "rules", "--min-accuracy", "0.99")
+    assert passing.code == 0
+    failing = cli("critic", "eval", "--min-accuracy", "0.99")
+    assert failing.code == 2 and "accuracy below 0.99" in failing.err
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def test_against_a_revision_side_by_side(cli: Cli, workspace: Workspace) -> None:
+    git(workspace.root, "init", "-q")
+    git(workspace.root, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", ".")
+    git(
+        workspace.root,
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-qm",
+        "start",
+    )
+    template = workspace.root / "critics" / "plan-fidelity.md"
+    template.write_text(
+        template.read_text()
+        .replace("pass_threshold: 0.5", "pass_threshold: 0.99")
+        .replace("version: 1.0.0", "version: 1.1.0")
+    )
+    result = cli("critic", "eval", "plan-fidelity", "--against", "HEAD", "--json")
+    assert result.code == 0, result.err
+    row = json.loads(result.out)[0]
+    assert row["now"]["template_version"] == "1.1.0"
+    assert row["against"]["template_version"] == "1.0.0"
+    assert row["against"]["revision"] == "HEAD" and isinstance(row["changed"], list)
+    missing = cli("critic", "eval", "plan-fidelity", "--against", "no-such-rev")
+    assert missing.code == 2 and "does not exist at 'no-such-rev'" in missing.err
+
+
+def test_cases_are_current_and_built_from_the_generator(cli: Cli, workspace: Workspace) -> None:
+    assert cli("critic", "cases", "build", "--check").code == 0
+    case = yaml.safe_load((workspace.root / "critics/cases/licensed-12-year-olds.yaml").read_text())
+    rules = {f["rule"] for f in case["validation"]["findings"]}
+    assert "domain.licence_age" in rules and case["expected"]["rules"] == "block"
+    assert case["profile"]["counts"]["persons"] == 120
+
+
+def test_critic_run_regrades_saved_output(cli: Cli) -> None:
+    run = json.loads(cli("run", "slice-generation", "--json").out)[0]
+    regraded = cli("critic", "run", "plan-fidelity", "--run", str(run["run_id"]), "--json")
+    assert regraded.code == 0, regraded.err
+    data = json.loads(regraded.out)
+    assert data["verdict"]["critic"] == "plan-fidelity"
+    assert any(e["type"] == "llm_response" for e in data["transcript"])
+    assert cli("generate", "--persons", "30").code == 0
+    rules = json.loads(cli("critic", "run", "rules", "--snapshot", "v0.1", "--json").out)
+    assert rules["verdict"]["passed"]
+    no_recording = cli("critic", "run", "plan-fidelity", "--snapshot", "v0.1")
+    assert no_recording.code == 2 and "made without the agent" in no_recording.err
+    assert cli("critic", "run", "rules").code == 2
+
+
+def test_cassettes_check_is_clean_on_a_fresh_workspace(cli: Cli) -> None:
+    result = cli("cassettes", "check", "--json")
+    assert result.code == 0, result.out + result.err
+    reports = json.loads(result.out)
+    assert {r["kind"] for r in reports} == {"slice", "eval"}
+    assert all(r["ok"] and r["interactions"] > 0 for r in reports)
+
+
+def test_check_reports_stale_orphaned_and_secret_bearing(cli: Cli, workspace: Workspace) -> None:
+    prompt = workspace.root / "prompts" / "messy-names.md"
+    prompt.write_text(prompt.read_text().replace("keeps rejecting", "keeps on rejecting"))
+    path = workspace.root / "cassettes" / "slices" / "baseline.yaml"
+    data = yaml.safe_load(path.read_text())
+    extra = json.loads(json.dumps(data["interactions"][-1]))
+    extra["request"]["body"] = '{"model": "nobody-asks-this"}'
+    data["interactions"].append(extra)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with path.open("a") as handle:
+        handle.write("# Authorization: Bearer abcdefghijklmnopqrstu\n")
+    result = cli("cassettes", "check", "--json")
+    assert result.code == 1
+    reports = {r["name"]: r for r in json.loads(result.out)}
+    assert (
+        reports["messy-names"]["stale"] and "node 'planner'" in reports["messy-names"]["stale"][0]
+    )
+    assert reports["baseline"]["orphaned"] == [len(data["interactions"]) - 1]
+    assert reports["baseline"]["secrets"] and "bearer token" in reports["baseline"]["secrets"][0]
+    assert "need attention" in cli("cassettes", "check").err
+
+
+def _fake_model(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    system = body["messages"][0]["content"]
+    if (body.get("response_format") or {}).get("type") == "json_schema":
+        return 500, {}, b"{}"  # behave like llama.cpp: json_schema is rejected
+    answer = (
+        "{}"
+        if "Plan fields" in system
+        else json.dumps({"score": 0.8, "summary": "fine", "findings": []})
+    )
+    return completion(answer)(body)
+
+
+def test_record_rewrites_cassettes_from_a_server_and_check_passes(
+    cli: Cli, workspace: Workspace
+) -> None:
+    with fake_openai([_fake_model]) as server:
+        result = cli("cassettes", "record", "--slice", "baseline", "--base-url", server.url)
+    assert result.code == 0, result.err
+    note = yaml.safe_load((workspace.root / "cassettes/slices/baseline.meta.yaml").read_text())
+    assert note["recorded_against"]["base_url"] == server.url
+    text = (workspace.root / "cassettes/slices/baseline.yaml").read_text()
+    assert "fine" in text and "203.0.113" not in text
+    replayed = json.loads(cli("run", "slice-generation", "--json").out)[0]
+    assert replayed["status"] == "committed"
