@@ -191,6 +191,7 @@ def slice_generation(
         aw.slice(slice_id)
     mode = _mode(llm)
     console = err_console()
+    _note_interrupted(ws, console)
     results = []
     for slice_id in chosen:
         if as_json:
@@ -200,6 +201,16 @@ def slice_generation(
         with _live(console, slice_id) as progress:
             results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
     _finish(results, as_json)
+
+
+def _note_interrupted(ws: Any, console: Console) -> None:
+    """Say which earlier runs were interrupted (their process is gone) and how to go on."""
+    from esdh_agent.graphs.slice_generation.runner import interrupted_runs
+
+    for run in interrupted_runs(ws):
+        console.print(f"[yellow]note:[/] run {run['run_id']} ({run['slice_id']}) was "
+                      f"interrupted; `esdh-agent resume {run['run_id']}` continues it from its "
+                      "last checkpoint")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from esdh_agent.core.manifest import Manifest
+from esdh_agent.faults import crash_point
 from esdh_agent.errors import (
     SnapshotConflict,
     SnapshotCorrupt,
@@ -68,9 +69,11 @@ def fsync_dir(path: Path) -> None:
 
 
 def fsync_tree(path: Path) -> None:
-    """fsync every file in ``path`` and then the directory itself."""
+    """fsync every file below ``path``, then each directory (deepest first)."""
     for child in path.iterdir():
-        if child.is_file():
+        if child.is_dir():
+            fsync_tree(child)
+        elif child.is_file():
             fd = os.open(child, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -179,23 +182,34 @@ class SnapshotStore:
     def commit(self, staged: Path, manifest: Manifest) -> CommitResult:
         """Write the manifest, fsync, and move the staged snapshot into place atomically."""
         name = check_name(manifest.name)
+        target = self.root / name
+        if not staged.exists():
+            # A resumed commit whose first attempt was killed after the rename: the bundle is
+            # already in place. Committing is idempotent, so compare and report.
+            if target.exists():
+                return self._existing(target, manifest)
+            raise SnapshotError(f"the staged bundle for {name!r} is gone ({staged})",
+                                hint="run the slice again")
         (staged / MANIFEST).write_text(
             json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
         )
+        crash_point("before_fsync")
         fsync_tree(staged)
         self.root.mkdir(parents=True, exist_ok=True)
-        target = self.root / name
         with self.lock():
             if target.exists():
                 return self._existing(target, manifest)
+            crash_point("before_rename")
             try:
                 rename_noreplace(staged, target)
             except FileExistsError:
                 return self._existing(target, manifest)
             except OSError as exc:
                 raise SnapshotError(f"cannot commit snapshot {name!r}: {exc.strerror}") from None
+            crash_point("after_rename")
             fsync_dir(self.root)
+            crash_point("after_dir_fsync")
         return CommitResult("committed", target, manifest)
 
     def _existing(self, target: Path, manifest: Manifest) -> CommitResult:

@@ -21,6 +21,7 @@ from esdh_agent.agents.render import dumps
 from esdh_agent.agents.review import Judge, judge
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
+from esdh_agent.faults import crash_point
 from esdh_agent.graphs.slice_generation.state import (
     CriticTask,
     RunContext,
@@ -50,6 +51,7 @@ def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> dict[str, A
 
 def planner(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Ask the planner model for a GenerationPlan (re-asking on invalid JSON)."""
+    crash_point("node:planner")
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
     result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", []))
@@ -59,6 +61,7 @@ def planner(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Apply pinned requirements and policy; pause for a human when governance says so."""
+    crash_point("node:policy_gate")
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
     gate = gate_plan(ctx.aw, slice_, state["planner"]["proposal"])
@@ -105,6 +108,7 @@ def _bundle_dir(ctx: RunContext, revision: int) -> str:
 
 def generate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Generate the bundle with the deterministic core (a LangChain tool)."""
+    crash_point("node:generate")
     ctx = runtime.context
     target = _bundle_dir(ctx, state["revision"])
     shutil.rmtree(target, ignore_errors=True)  # a resumed step starts clean
@@ -127,6 +131,7 @@ def generate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def validate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Validate the bundle on disk and profile it (a LangChain tool)."""
+    crash_point("node:validate")
     ctx = runtime.context
     assert state["bundle"] is not None
     result = ctx.tools["validate_bundle"].invoke(
@@ -166,6 +171,7 @@ def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
 
 def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """One critic's verdict: the rule-based critic, or an LLM template judged on evidence."""
+    crash_point("node:critic")
     ctx = runtime.context
     slice_ = ctx.aw.slice(task["slice_id"])
     case = Judge(
@@ -183,6 +189,7 @@ def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def decide(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Commit when every critic passed; else revise (bounded) or give up."""
+    crash_point("node:decide")
     ctx = runtime.context
     current = [v for v in state.get("verdicts", []) if v["revision"] == state["revision"]]
     failing = [v for v in current if not v["passed"]]
@@ -227,6 +234,7 @@ def _discard(state: SliceState) -> None:
 
 def commit(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Commit the validated bundle atomically, with the run's provenance in the manifest."""
+    crash_point("node:commit")
     ctx = runtime.context
     bundle = state["bundle"]
     assert bundle is not None and state["validation"] is not None

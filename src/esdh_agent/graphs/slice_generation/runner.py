@@ -32,6 +32,7 @@ from esdh_agent.workspace import Workspace
 
 __all__ = [
     "RunResult",
+    "interrupted_runs",
     "list_runs",
     "llm_settings",
     "read_run",
@@ -114,6 +115,23 @@ def read_run(ws: Workspace, run_id: str) -> dict[str, Any]:
         raise InputError(f"no run {run_id!r}", hint="`esdh-agent transcripts list` shows runs")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted_runs(ws: Workspace) -> list[dict[str, Any]]:
+    """Runs left "running" by a process that no longer exists (killed, crashed)."""
+    return [r for r in list_runs(ws) if r.get("status") == "running" and not _alive(r.get("pid"))]
 
 
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:
@@ -232,6 +250,7 @@ def _execute(
         llm_mode=mode,
         status="running",
         cassette=provenance["cassette"],
+        pid=os.getpid(),
     )
     record.setdefault("started_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     _write_run(run_dir, record)
