@@ -20,10 +20,23 @@ from esdh_agent.snapshots import verify
 from esdh_agent.workspace import Workspace
 
 UNROUTABLE = "http://203.0.113.7:9/v1"
-COMMIT_POINTS = ["write_data", "before_manifest", "before_fsync", "before_rename",
-                 "after_rename", "after_dir_fsync"]
-NODE_POINTS = ["node:planner", "node:policy_gate", "node:generate", "node:validate",
-               "node:critic", "node:decide", "node:commit"]
+COMMIT_POINTS = [
+    "write_data",
+    "before_manifest",
+    "before_fsync",
+    "before_rename",
+    "after_rename",
+    "after_dir_fsync",
+]
+NODE_POINTS = [
+    "node:planner",
+    "node:policy_gate",
+    "node:generate",
+    "node:validate",
+    "node:critic",
+    "node:decide",
+    "node:commit",
+]
 
 
 def esdh(ws: Workspace, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,8 +45,13 @@ def esdh(ws: Workspace, *args: str, crash: str | None = None) -> subprocess.Comp
     env.pop("OPENAI_API_KEY", None)
     if crash:
         env["ESDH_CRASH_AT"] = crash
-    return subprocess.run([sys.executable, "-m", "esdh_agent.cli.app", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "esdh_agent.cli.app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def visible_snapshots_verify(ws: Workspace) -> list[str]:
@@ -73,7 +91,7 @@ def run_record(ws: Workspace) -> dict[str, object]:
     return data
 
 
-@pytest.mark.parametrize("point", NODE_POINTS + ["before_rename", "after_rename"])
+@pytest.mark.parametrize("point", [*NODE_POINTS, "before_rename", "after_rename"])
 def test_agent_run_killed_at_each_node_resumes(workspace: Workspace, point: str) -> None:
     killed = esdh(workspace, "run", "slice-generation", crash=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -134,8 +152,9 @@ def test_a_small_filesystem_fills_up_cleanly(tmp_path: Path) -> None:
 
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True
+    )
     if made.returncode != 0:
         pytest.skip("no permission to mount a small test filesystem here")
     try:

@@ -18,6 +18,7 @@ from esdh_agent.cli import (
     critic,
     demo,
     generate,
+    housekeeping,
     plan,
     run,
     serve,
@@ -71,6 +72,8 @@ app.add_typer(critic.critic_app, name="critic")
 app.add_typer(cassettes.app, name="cassettes")
 app.command("serve")(serve.serve_command)
 app.command("demo")(demo.demo_command)
+snapshots.app.command("prune")(housekeeping.snapshots_prune)
+app.add_typer(housekeeping.runs_app, name="runs")
 app.add_typer(admin.contracts_app, name="contracts")
 app.add_typer(admin.vocab_app, name="vocab")
 
