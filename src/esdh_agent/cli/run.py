@@ -208,9 +208,11 @@ def _note_interrupted(ws: Any, console: Console) -> None:
     from esdh_agent.graphs.slice_generation.runner import interrupted_runs
 
     for run in interrupted_runs(ws):
-        console.print(f"[yellow]note:[/] run {run['run_id']} ({run['slice_id']}) was "
-                      f"interrupted; `esdh-agent resume {run['run_id']}` continues it from its "
-                      "last checkpoint")
+        console.print(
+            f"[yellow]note:[/] run {run['run_id']} ({run['slice_id']}) was "
+            f"interrupted; `esdh-agent resume {run['run_id']}` continues it from its "
+            "last checkpoint"
+        )
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ from typing import Literal
 from pydantic import ValidationError
 
 from esdh_agent.core.manifest import Manifest
-from esdh_agent.faults import crash_point
 from esdh_agent.errors import (
     SnapshotConflict,
     SnapshotCorrupt,
@@ -35,6 +34,7 @@ from esdh_agent.errors import (
     SnapshotNameError,
     SnapshotNotFound,
 )
+from esdh_agent.faults import crash_point
 
 __all__ = ["NAME_PATTERN", "CommitResult", "SnapshotStore", "check_name"]
 
@@ -188,8 +188,9 @@ class SnapshotStore:
             # already in place. Committing is idempotent, so compare and report.
             if target.exists():
                 return self._existing(target, manifest)
-            raise SnapshotError(f"the staged bundle for {name!r} is gone ({staged})",
-                                hint="run the slice again")
+            raise SnapshotError(
+                f"the staged bundle for {name!r} is gone ({staged})", hint="run the slice again"
+            )
         (staged / MANIFEST).write_text(
             json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
