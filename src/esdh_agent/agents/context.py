@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from esdh_agent.agents.frontmatter import Document, read_document
@@ -42,12 +44,21 @@ class _Strict(BaseModel):
 
 
 class LLMDefaults(_Strict):
+    """mop/index.yaml ``llm``: the endpoint and how calls to it are made and retried."""
+
     base_url: str = "http://127.0.0.1:8765/v1"
     temperature: float = Field(0.0, ge=0, le=2)
     seed: int | None = 20251101
     max_tokens: int = Field(1200, ge=16, le=32768)
     timeout_seconds: float = Field(180, gt=0, le=3600)
     max_retries: int = Field(3, ge=0, le=10)
+    backoff_seconds: float = Field(
+        0.5, ge=0, le=60, description="First retry wait; doubles on each further retry."
+    )
+    backoff_max_seconds: float = Field(8, ge=0, le=600, description="Longest backoff wait.")
+    retry_after_max_seconds: float = Field(
+        30, ge=0, le=600, description="Longest wait a server's Retry-After may ask for."
+    )
 
 
 class CriticLists(_Strict):
@@ -153,21 +164,93 @@ def apply_pins(base: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_pins(meta: SliceMeta, source: str) -> None:
+def yaml_line(path: Path, *keys: str | int, front_matter: bool = False) -> int | None:
+    """1-based line of the value at ``keys`` in a YAML file (or a Markdown file's front
+    matter), or of the deepest parent found; None when the file cannot be parsed.
+
+    Used to point errors found after parsing (a missing file a list names, an unknown pinned
+    field) at the line to fix, not just the file.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    offset = 0
+    if front_matter:
+        lines = text.split("\n")
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if not lines or lines[0].strip() != "---" or end is None:
+            return None
+        text, offset = "\n".join(lines[1:end]), 1
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line = node.start_mark.line
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if str(kv[0].value) == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line
+        else:
+            break
+    return line + 1 + offset
+
+
+def _at(path: Path, *keys: str | int, front_matter: bool = False) -> str:
+    line = yaml_line(path, *keys, front_matter=front_matter)
+    return f"{path}:{line}" if line else str(path)
+
+
+def _check_pins(meta: SliceMeta, path: Path) -> None:
     unknown = [k for k in meta.pinned if k not in GenerationPlan.model_fields]
     if unknown:
         raise WorkspaceError(
             f"pinned field {unknown[0]!r} is not a plan field",
-            location=source,
+            location=_at(path, "pinned", unknown[0], front_matter=True),
             hint="`esdh-agent plan schema` lists every field",
         )
     try:
         GenerationPlan.model_validate(apply_pins(GenerationPlan().model_dump(), meta.pinned))
     except ValidationError as exc:
-        _, message = describe_validation_error(exc)
+        loc, message = describe_validation_error(exc)
         raise WorkspaceError(
-            f"pinned requirements are not a valid plan: {message}", location=source
+            f"pinned requirements are not a valid plan: {message}",
+            location=_at(path, "pinned", *loc, front_matter=True),
         ) from None
+
+
+def _listed_file(ws: Workspace, folder: str, name: str, section: tuple[str, ...]) -> Path:
+    """``<folder>/<name>.md``, which mop/index.yaml lists; a missing file names that line."""
+    path = ws.root / folder / f"{name}.md"
+    if not path.is_file():
+        index = ws.root / "mop" / "index.yaml"
+        items = _index_list(index, section)
+        keys: tuple[str | int, ...] = section
+        if name in items:
+            keys = (*section, items.index(name))
+        raise WorkspaceError(
+            f"{'/'.join(section)} lists {name!r}, but {folder}/{name}.md does not exist",
+            location=_at(index, *keys),
+            hint=f"create {folder}/{name}.md or remove {name!r} from the list",
+        )
+    return path
+
+
+def _index_list(index: Path, section: tuple[str, ...]) -> list[str]:
+    try:
+        data: Any = yaml.safe_load(index.read_text(encoding="utf-8"))
+        for key in section:
+            data = data[key]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
+    return [str(item) for item in data] if isinstance(data, list) else []
 
 
 def _check_template(doc: Document) -> None:
@@ -192,22 +275,24 @@ def load_agent_workspace(ws: Workspace) -> AgentWorkspace:
         )
     slices: dict[str, Slice] = {}
     for slice_id in index.slices:
-        path = ws.root / "prompts" / f"{slice_id}.md"
+        path = _listed_file(ws, "prompts", slice_id, ("slices",))
         doc = read_document(path, SliceMeta)
         meta: SliceMeta = doc.meta
         if meta.id != slice_id:
             raise WorkspaceError(
-                f"front matter id {meta.id!r} differs from the file name", location=f"{path}:2"
+                f"front matter id {meta.id!r} differs from the file name",
+                location=_at(path, "id", front_matter=True),
             )
-        _check_pins(meta, str(path))
+        _check_pins(meta, path)
         slices[slice_id] = Slice(meta, doc)
     critics: dict[str, CriticTemplate] = {}
     for critic_id in index.critics.llm:
-        path = ws.root / "critics" / f"{critic_id}.md"
+        path = _listed_file(ws, "critics", critic_id, ("critics", "llm"))
         doc = read_document(path, CriticMeta)
         if doc.meta.id != critic_id:
             raise WorkspaceError(
-                f"front matter id {doc.meta.id!r} differs from the file name", location=f"{path}:2"
+                f"front matter id {doc.meta.id!r} differs from the file name",
+                location=_at(path, "id", front_matter=True),
             )
         _check_template(doc)
         critics[critic_id] = CriticTemplate(doc.meta, doc)

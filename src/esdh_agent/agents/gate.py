@@ -4,6 +4,10 @@ Deterministic. It applies the slice's pinned requirements, clamps what a model p
 beyond policy, refuses pinned requirements no approval may allow, and lists what needs a
 human. Only a QA lead's pinned requirement can make a run wait for approval; a model's
 proposal is clamped instead.
+
+The gate trusts nothing it is given: keys that are not plan fields (``output_path``,
+``synthetic_source``, ``skip_critics``...) are dropped with a note, whatever the planner let
+through, so no proposal can name a path, a marker or a step of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,27 @@ from esdh_agent.errors import PlanError
 __all__ = ["gate_plan"]
 
 
+def _uniform(keys: list[str]) -> dict[str, float]:
+    """Equal shares over ``keys`` (the last absorbs rounding), summing to exactly 1."""
+    if not keys:
+        return {}
+    out = {k: round(1 / len(keys), 6) for k in keys}
+    out[keys[-1]] = round(1 - sum(out[k] for k in keys[:-1]), 6)
+    return out
+
+
+def _plan_fields(proposal: Any, notes: list[str]) -> dict[str, Any]:
+    """The proposal's plan fields; anything else is dropped and noted."""
+    if not isinstance(proposal, dict):
+        notes.append("the proposal is not an object; using defaults and the pinned requirements")
+        return {}
+    unknown = sorted(str(k) for k in proposal if k not in GenerationPlan.model_fields)
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (" ..." if len(unknown) > 8 else "")
+        notes.append(f"ignored fields that are not plan fields: {shown}")
+    return {k: v for k, v in proposal.items() if k in GenerationPlan.model_fields}
+
+
 def _renormalize(shares: dict[str, float], keep: set[str]) -> dict[str, float]:
     kept = {k: v for k, v in shares.items() if k in keep and v > 0}
     total = sum(kept.values())
@@ -38,6 +63,7 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> di
     policy, pins = aw.policy, slice_.meta.pinned
     notes: list[str] = []
     base = GenerationPlan().model_dump(mode="json")
+    proposal = _plan_fields(proposal, notes)
     merged = base if slice_.meta.locked else {**base, **proposal}
     if slice_.meta.locked and proposal:
         notes.append("slice is locked: the planner's proposal is recorded but not used")
@@ -59,7 +85,11 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> di
     if "state_mix" not in pins:
         allowed = {str(s) for s in policy.allowed_states}
         if set(k for k, v in data["state_mix"].items() if v > 0) - allowed:
-            fixed = _renormalize(data["state_mix"], allowed) or base["state_mix"]
+            fixed = (
+                _renormalize(data["state_mix"], allowed)
+                or _renormalize(base["state_mix"], allowed)
+                or _uniform([str(s) for s in policy.allowed_states])
+            )
             notes.append(f"dropped states outside the policy from state_mix -> {fixed}")
             data["state_mix"] = fixed
     if "vehicles_per_person" not in pins:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from esdh_agent.agents.context import AgentWorkspace, Slice
 from esdh_agent.agents.render import planner_messages
 from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.errors import LLMError
 from esdh_agent.llm.client import LLMClient, extract_json
 
 __all__ = ["propose", "salvage"]
@@ -36,7 +37,13 @@ def salvage(data: Any) -> tuple[dict[str, Any], list[str]]:
 def propose(
     aw: AgentWorkspace, llm: LLMClient, slice_: Slice, feedback: list[str]
 ) -> dict[str, Any]:
-    """Ask the planner model; return the proposal (valid fields only) and how it went."""
+    """Ask the planner model; return the proposal (valid fields only) and how it went.
+
+    Whatever the model answers, only fields of ``GenerationPlan`` that validate are kept
+    (anything else is listed in ``dropped``); the policy gate then has the last word. A
+    refusal stops the run with one clear error: generating defaults instead would commit
+    data the slice's author did not ask for.
+    """
     system, user = planner_messages(aw, slice_, feedback)
     result = llm.structured(
         node="planner",
@@ -46,6 +53,11 @@ def propose(
         schema=GenerationPlan,
         max_reasks=aw.index.max_reasks,
     )
+    if result.value is None and result.refusal:
+        raise LLMError(
+            f"the planner model refused to plan slice {slice_.id!r}: {result.refusal[:200]}",
+            hint="nothing was generated; reword the slice prompt or use another planner model",
+        )
     if result.value is not None:
         plan = result.value.model_dump(mode="json", exclude_unset=True)
         return {

@@ -32,6 +32,7 @@ __all__ = [
     "ErrorDetail",
     "ErrorResponse",
     "documented",
+    "documented_json",
     "error_payload",
     "error_response",
     "install_error_handlers",
@@ -189,3 +190,20 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     # its own 422 body, which this API never sends.
     responses["4XX"] = {"model": ErrorResponse, "description": "Any other client error"}
     return responses
+
+
+def documented_json(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``documented``, with the JSON media type spelled out.
+
+    For routes whose own response class is not JSON (the HTML transcript view): FastAPI
+    documents a ``model`` response in the route's media type, so its JSON errors would be
+    documented as ``text/html``. These entries override the router's for the same statuses.
+    """
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {
+        status: {
+            "description": entry["description"],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, entry in documented(*statuses).items()
+    }

@@ -2,8 +2,9 @@
 
 A run id must match a strict pattern (no ``/``, no ``..``, no leading dot, nothing but
 letters, digits, ``.``, ``_`` and ``-``) before it is joined to a path, and the resolved run
-directory must still lie under ``data/runs/``. Ids are taken as whole paths (``:path``) so a
-traversal attempt gets a clear 400 instead of matching some other route.
+directory must still lie under ``data/runs/`` (the listing applies the same test). Ids are
+taken as whole paths (``:path``) so a traversal attempt gets a clear 400 instead of matching
+some other route.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from esdh_agent.api.context import ApiContext, get_context
-from esdh_agent.api.errors import ApiError, documented
+from esdh_agent.api.errors import ApiError, documented, documented_json
 from esdh_agent.api.models import RunsResponse
 
 __all__ = ["RUN_ID_PATTERN", "check_run_id", "router"]
@@ -77,16 +78,28 @@ def list_runs(ctx: Ctx) -> JSONResponse:
     runs = [
         {key: record.get(key) for key in SUMMARY_FIELDS}
         for record in runner_list_runs(ctx.workspace)
-        if isinstance(record, dict) and isinstance(record.get("run_id"), str)
+        if isinstance(record, dict) and _servable(ctx, record.get("run_id"))
     ]
     return JSONResponse({"count": len(runs), "runs": runs})
+
+
+def _servable(ctx: ApiContext, run_id: object) -> bool:
+    """Would ``GET /runs/{run_id}`` serve this record? (Listed runs must be fetchable, and a
+    run directory linked from outside ``data/runs/`` is neither.)"""
+    if not isinstance(run_id, str):
+        return False
+    try:
+        _run_dir(ctx, run_id)
+    except ApiError:
+        return False
+    return True
 
 
 @router.get(
     "/{run_id:path}/view",
     response_class=HTMLResponse,
     summary="A run's transcript as an HTML page",
-    responses=documented(400, 404, 501),
+    responses=documented_json(400, 401, 404, 500, 501),
 )
 def view_run(run_id: str, ctx: Ctx) -> HTMLResponse:
     """The run rendered for people: plan, gate, validation, verdicts, every event."""

@@ -3,7 +3,9 @@
 The name is taken as a whole path (``{name:path}``) so that ``../x``, ``a/b`` or an absolute
 path reach ``check_name`` and get a clear 400, rather than silently matching another route.
 No name reaches the filesystem before ``check_name`` accepts it — and the whole name must
-match: ``check_name`` uses ``re.match`` with ``$``, which also accepts a trailing newline.
+match: ``check_name`` uses ``re.match`` with ``$``, which also accepts a trailing newline. A
+snapshot directory that resolves outside ``data/snapshots/`` (a symlink) is neither listed nor
+served, as for runs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from fastapi.responses import JSONResponse
 from esdh_agent.api.context import ApiContext, get_context
 from esdh_agent.api.errors import documented
 from esdh_agent.api.models import SnapshotsResponse
-from esdh_agent.core.store import NAME_PATTERN, check_name
-from esdh_agent.errors import SnapshotCorrupt, SnapshotNameError
+from esdh_agent.core.store import NAME_PATTERN, SnapshotStore, check_name
+from esdh_agent.errors import SnapshotCorrupt, SnapshotNameError, SnapshotNotFound
 
 __all__ = ["router", "safe_name"]
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"], responses=documented(401, 500))
 Ctx = Annotated[ApiContext, Depends(get_context)]
+
+
+def _inside_store(store: SnapshotStore, name: str) -> bool:
+    """Does snapshot ``name`` resolve inside the store (no symlink out of it)?"""
+    return store.path(name).resolve().is_relative_to(store.root.resolve())
 
 
 def safe_name(name: str) -> str:
@@ -41,6 +48,8 @@ def list_snapshots(ctx: Ctx) -> JSONResponse:
     store = ctx.workspace.store()
     items: list[dict[str, Any]] = []
     for name in store.names():
+        if not _inside_store(store, name):
+            continue
         try:
             manifest = store.manifest(name)
         except SnapshotCorrupt:
@@ -69,5 +78,8 @@ def list_snapshots(ctx: Ctx) -> JSONResponse:
 )
 def get_snapshot(name: str, ctx: Ctx) -> JSONResponse:
     """The manifest of snapshot ``name`` (lowercase letters, digits, ``.``, ``_``, ``-``)."""
-    manifest = ctx.workspace.store().manifest(safe_name(name))
+    store = ctx.workspace.store()
+    if not _inside_store(store, safe_name(name)):
+        raise SnapshotNotFound(f"no snapshot named {name!r}")
+    manifest = store.manifest(name)
     return JSONResponse(manifest.model_dump(mode="json"))

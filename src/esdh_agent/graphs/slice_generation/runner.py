@@ -75,6 +75,9 @@ def llm_settings(aw: AgentWorkspace, mode: LLMMode, base_url: str | None) -> LLM
         max_tokens=defaults.max_tokens,
         timeout_seconds=defaults.timeout_seconds,
         max_retries=defaults.max_retries,
+        backoff_seconds=defaults.backoff_seconds,
+        backoff_max_seconds=defaults.backoff_max_seconds,
+        retry_after_max_seconds=defaults.retry_after_max_seconds,
     )
 
 
@@ -286,6 +289,13 @@ def _execute(
         state = state or {}
         record["error"] = exc.one_line()
         transcript.event("run", "run_error", error=exc.one_line())
+    except Exception as exc:
+        # A bug, not a user mistake: record the run as failed, then let the CLI report it.
+        record.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
+                      ended_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        _write_run(run_dir, record)
+        transcript.event("run", "run_error", error=record["error"])
+        raise
     approval = state.get("approval")
     if approval and approval.get("at") and not record.get("approval_logged"):
         _append_decision(ws, run_id, slice_id, approval)
