@@ -8,9 +8,10 @@ wheel ships on 127.0.0.1 with its full 8192-token context, records every slice, 
 the server. With --base-url (and the key in OPENAI_API_KEY) it records against any other
 OpenAI-compatible endpoint instead; --model overrides the model ids of mop/index.yaml.
 
-Recording runs in a scratch workspace (so approvals do not touch this repository's decisions
-log) and copies the new cassettes and their notes into cassettes/slices/. Paused slices are
-approved (and their post-approval calls recorded) with the comment "recording".
+It runs `esdh-agent cassettes record`, which records in a scratch copy of the workspace (so
+approvals do not touch this repository's decisions log), approves paused slices (recording
+their post-approval calls), copies the new cassettes and their notes into cassettes/, and
+prunes orphaned interactions. --slice/--eval limit it to some slices or eval suites.
 
 Never edit a recorded response by hand: re-record instead.
 """
@@ -18,12 +19,9 @@ Never edit a recorded response by hand: re-record instead.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -106,67 +104,20 @@ def start_server(python: Path, gguf: Path, port: int) -> subprocess.Popen[bytes]
     sys.exit("the model server did not start in time")
 
 
-def record(esdh: Path, base_url: str, slices: list[str], model: str | None) -> int:
-    scratch = Path(tempfile.mkdtemp(prefix="esdh-record-"))
-    workspace = scratch / "ws"
-    try:
-        run([str(esdh), "init", str(workspace)], check=True)
-        if model:
-            index = workspace / "mop" / "index.yaml"
-            text = index.read_text(encoding="utf-8").replace(MODEL_ALIAS, model)
-            index.write_text(text, encoding="utf-8")
-        env = {**os.environ, "ESDH_WORKSPACE": str(workspace), "ESDH_LLM_BASE_URL": base_url}
-        failures = 0
-        for slice_id in slices:
-            done = run(
-                [
-                    str(esdh),
-                    "run",
-                    "slice-generation",
-                    "--slice",
-                    slice_id,
-                    "--llm",
-                    "record",
-                    "--json",
-                ],
-                env=env,
-                capture_output=True,
-            )
-            results = json.loads(done.stdout or "[]")
-            for result in results:
-                print(f"  {slice_id}: {result['status']} ({result.get('reason') or ''})")
-                if result["status"] == "awaiting_approval":
-                    resumed = run(
-                        [
-                            str(esdh),
-                            "resume",
-                            result["run_id"],
-                            "--approve",
-                            "--comment",
-                            "recording",
-                            "--by",
-                            "recording-script",
-                            "--llm",
-                            "record",
-                            "--json",
-                        ],
-                        env=env,
-                        capture_output=True,
-                    )
-                    for again in json.loads(resumed.stdout or "[]"):
-                        print(f"  {slice_id} after approval: {again['status']}")
-                if result["status"] == "failed":
-                    failures += 1
-                    print(done.stderr, file=sys.stderr)
-            target = REPO / "cassettes" / "slices"
-            target.mkdir(parents=True, exist_ok=True)
-            for suffix in (".yaml", ".meta.yaml"):
-                source = workspace / "cassettes" / "slices" / f"{slice_id}{suffix}"
-                if source.exists():
-                    shutil.copy2(source, target / source.name)
-        return failures
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def record(
+    esdh: Path, base_url: str, slices: list[str] | None, evals: list[str] | None, model: str | None
+) -> int:
+    """`esdh-agent cassettes record` against ``base_url`` (it works in a scratch copy of the
+    workspace, approves paused slices, copies the cassettes back and prunes orphans)."""
+    args = [str(esdh), "cassettes", "record", "--base-url", base_url]
+    for slice_id in slices or []:
+        args += ["--slice", slice_id]
+    for critic in evals or []:
+        args += ["--eval", critic]
+    env = dict(os.environ)
+    if model:
+        env["ESDH_MODEL_OVERRIDE"] = model
+    return run(args, env=env).returncode
 
 
 def main() -> int:
@@ -174,22 +125,19 @@ def main() -> int:
     parser.add_argument("--base-url", help="record against this endpoint instead")
     parser.add_argument("--model", help="model id to use for every node (with --base-url)")
     parser.add_argument("--slice", action="append", help="only these slices (repeatable)")
+    parser.add_argument("--eval", action="append", help="only these eval suites (repeatable)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--venv", type=Path, default=REPO / ".cache" / "llama-venv")
     args = parser.parse_args()
     esdh = Path(sys.executable).parent / "esdh-agent"
     if not esdh.exists():
         sys.exit("run this with the project's virtualenv python (.venv/bin/python)")
-    import yaml
-
-    index = yaml.safe_load((REPO / "mop" / "index.yaml").read_text(encoding="utf-8"))
-    slices = args.slice or list(index["slices"])
     if args.base_url:
-        return record(esdh, args.base_url, slices, args.model)
+        return record(esdh, args.base_url, args.slice, args.eval, args.model)
     python = ensure_server_env(args.venv)
     server = start_server(python, find_gguf(python), args.port)
     try:
-        return record(esdh, f"http://127.0.0.1:{args.port}/v1", slices, None)
+        return record(esdh, f"http://127.0.0.1:{args.port}/v1", args.slice, args.eval, None)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -2,7 +2,10 @@
 
 This is what ``esdh-agent generate`` and the agent's generate node call. The data is
 validated before anything is committed: error-level findings stop the build and the
-staging directory is removed.
+staging directory is removed. Everything streams block by block — an engine (local or Dask)
+yields blocks in order, a writer thread writes them (one file per entity, or one part per
+block), the validator keeps per-block findings, tallies and key hashes that spill to disk
+past a fixed budget — so memory does not grow with the row count.
 """
 
 from __future__ import annotations
@@ -12,20 +15,15 @@ import datetime as dt
 import hashlib
 import json
 import platform
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import IO, Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import Any
 
 from esdh_agent import __version__
-from esdh_agent.core.blockwork import BlockOutput, BlockTask, encode_csv, run_block
+from esdh_agent.core.blockwork import VALUE_LIBRARIES, BlockTask, run_block
 from esdh_agent.core.contract import (
     CONTRACT_VERSION,
     ENTITIES,
@@ -35,14 +33,24 @@ from esdh_agent.core.contract import (
 )
 from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.core.layout import BLOCK_SIZE, compile_layout
-from esdh_agent.core.manifest import BlockEntry, EntityEntry, FileEntry, Manifest, content_hash
+from esdh_agent.core.manifest import (
+    LAYOUTS,
+    BlockEntry,
+    EntityEntry,
+    FileEntry,
+    Layout,
+    Manifest,
+    content_hash,
+)
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import ValidationReport
-from esdh_agent.core.store import CommitResult, SnapshotStore, check_name, sha256_file
+from esdh_agent.core.store import CommitResult, SnapshotStore, check_name
 from esdh_agent.core.validate import ValidationContext, Validator
 from esdh_agent.core.vocab import Vocabulary
-from esdh_agent.engines.local import LocalEngine
+from esdh_agent.engines import make_engine
+from esdh_agent.engines.writer import BlockWriter
 from esdh_agent.errors import InputError, SnapshotError, ValidationFailed
+from esdh_agent.faults import crash_point
 
 __all__ = [
     "FORMATS",
@@ -50,6 +58,7 @@ __all__ = [
     "BuildResult",
     "StagedBundle",
     "build_snapshot",
+    "check_layout",
     "commit_bundle",
     "contract_hash",
     "invalid",
@@ -60,7 +69,6 @@ __all__ = [
 ]
 
 FORMATS = ("csv", "json", "parquet")
-VALUE_LIBRARIES = ("numpy", "pyarrow", "Faker", "zipcodes")
 Progress = Callable[[int, int], None]
 
 
@@ -97,6 +105,14 @@ def check_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in formats)
 
 
+def check_layout(layout: str) -> Layout:
+    """``single`` or ``parts`` (a workspace / command-line choice, never a plan field)."""
+    for known in LAYOUTS:
+        if layout == known:
+            return known
+    raise InputError(f"unknown layout {layout!r}", hint=f"use {' or '.join(LAYOUTS)}")
+
+
 @dataclass
 class BuildResult:
     """What a build did: the commit (or why not), the report and where time went."""
@@ -105,124 +121,6 @@ class BuildResult:
     report: ValidationReport
     rows: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-class _Writer:
-    """Streams block outputs into the staging directory from a background thread.
-
-    File writes and SHA-256 release the GIL, so writing overlaps with receiving the next
-    blocks from the workers.
-    """
-
-    def __init__(self, staged: Path, formats: tuple[str, ...]) -> None:
-        self.staged = staged
-        self.formats = formats
-        self.handles: dict[str, IO[bytes]] = {}
-        self.hashes: dict[str, Any] = {}
-        self.sizes: dict[str, int] = {}
-        self.parquet: dict[str, pq.ParquetWriter] = {}
-        self.json_started: set[str] = set()
-        self.seconds = 0.0
-        self.error: BaseException | None = None
-        self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=2)
-        for entity in ENTITIES:
-            self._open(f"{entity}.csv", encode_csv(arrow_schema(entity).empty_table(), True))
-            if "json" in formats:
-                self._open(f"{entity}.json", b"[\n")
-            if "parquet" in formats:
-                self.parquet[entity] = pq.ParquetWriter(
-                    staged / f"{entity}.parquet", arrow_schema(entity), compression="zstd"
-                )
-        self.thread = threading.Thread(target=self._run, name="esdh-writer", daemon=True)
-        self.thread.start()
-
-    def _open(self, name: str, first: bytes | pa.Buffer) -> None:
-        self.handles[name] = (self.staged / name).open("wb")
-        self.hashes[name] = hashlib.sha256()
-        self.sizes[name] = 0
-        self._write(name, first)
-
-    def _write(self, name: str, data: bytes | pa.Buffer) -> None:
-        self.handles[name].write(data)
-        self.hashes[name].update(data)
-        self.sizes[name] += len(data)
-
-    def _run(self) -> None:
-        while (out := self.queue.get()) is not None:
-            if self.error is not None:
-                continue
-            start = time.perf_counter()
-            try:
-                self._add(out)
-            except BaseException as exc:
-                self.error = exc
-            self.seconds += time.perf_counter() - start
-
-    def _add(self, out: BlockOutput) -> None:
-        for entity, data in out.csv.items():
-            self._write(f"{entity}.csv", data)
-        for entity, body in out.json.items():
-            if body:
-                if entity in self.json_started:
-                    self._write(f"{entity}.json", b",\n")
-                self._write(f"{entity}.json", body)
-                self.json_started.add(entity)
-        for entity, table in out.tables.items():
-            self.parquet[entity].write_table(table, row_group_size=max(1, table.num_rows))
-
-    def add(self, out: BlockOutput) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(out)
-
-    def _drain(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-
-    def close(self, rows: dict[str, int]) -> list[FileEntry]:
-        self._drain()
-        if self.error is not None:
-            raise self.error
-        for entity in ENTITIES:
-            if "json" in self.formats:
-                self._write(f"{entity}.json", b"\n]\n")
-        for handle in self.handles.values():
-            handle.close()
-        for writer in self.parquet.values():
-            writer.close()
-        files = [
-            FileEntry(
-                path=name,
-                bytes=self.sizes[name],
-                sha256=self.hashes[name].hexdigest(),
-                rows=rows[name.split(".")[0]],
-                entity=name.split(".")[0],
-                format=name.split(".")[1],
-            )
-            for name in self.handles
-        ]
-        for entity in self.parquet:
-            path = self.staged / f"{entity}.parquet"
-            files.append(
-                FileEntry(
-                    path=path.name,
-                    bytes=path.stat().st_size,
-                    sha256=sha256_file(path),
-                    rows=rows[entity],
-                    entity=entity,
-                    format="parquet",
-                )
-            )
-        return sorted(files, key=lambda f: f.path)
-
-    def abort(self) -> None:
-        self.error = self.error or RuntimeError("aborted")
-        self._drain()
-        for handle in self.handles.values():
-            handle.close()
-        for writer in self.parquet.values():
-            with contextlib.suppress(Exception):
-                writer.close()
 
 
 @dataclass
@@ -260,49 +158,65 @@ def stage_bundle(
     workers: int = 1,
     progress: Progress | None = None,
     block_size: int = BLOCK_SIZE,
+    engine: str = "local",
+    scheduler: str | None = None,
+    layout: str = "single",
+    spill_dir: Path | None = None,
 ) -> StagedBundle:
     """Generate ``plan`` into the empty directory ``target``, validating every block.
 
     Writes the data files and metadata.json and returns the manifest to commit (without a
-    commit time) and the full validation report. Nothing is committed here.
+    commit time) and the full validation report. Nothing is committed here. ``engine``
+    (``local`` or ``dask``), ``workers``, ``scheduler`` (an existing Dask cluster) and
+    ``layout`` (``single`` or ``parts``) never change the content hash. Key hashes for the
+    uniqueness rules spill to a temporary directory under ``spill_dir`` (default: beside
+    ``target``) once they pass the validator's memory budget.
     """
     check_name(name)
     formats = check_formats(formats)
+    files_layout = check_layout(layout)
+    runner = make_engine(engine, workers, scheduler)
     seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
     wall = time.perf_counter()
-    layout = compile_layout(plan, vocab, marker, block_size)
+    compiled = compile_layout(plan, vocab, marker, block_size)
     ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
-    validator = Validator(ctx)
     entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
-    task = BlockTask(layout=layout, ctx=ctx, formats=formats)
-    engine: LocalEngine[BlockTask, BlockOutput] = LocalEngine(workers)
-    total = len(layout.blocks)
+    task = BlockTask(layout=compiled, ctx=ctx, formats=formats, parts=files_layout == "parts")
+    total = len(compiled.blocks)
     target.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(target, formats)
+    validator = Validator(ctx, spill_dir=spill_dir or target.parent)
+    writer = BlockWriter(target, formats, files_layout)
     try:
-        for done, out in enumerate(engine.map(run_block, task, range(total)), start=1):
-            writer.add(out)
-            for entity, data in out.csv.items():
-                entry = entities[entity]
-                entry.rows += out.rows[entity]
-                entry.blocks.append(
-                    BlockEntry(rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity])
-                )
-            for phase, value in out.seconds.items():
-                seconds[phase] += value
-            validator.add(out.check)
-            if progress:
-                progress(done, total)
+        with contextlib.closing(runner.map(run_block, task, range(total))) as blocks:
+            for done, out in enumerate(blocks, start=1):
+                writer.add(out)
+                for entity, data in out.csv.items():
+                    entry = entities[entity]
+                    entry.rows += out.rows[entity]
+                    entry.blocks.append(
+                        BlockEntry(
+                            rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity]
+                        )
+                    )
+                for phase, value in out.seconds.items():
+                    seconds[phase] += value
+                validator.add(out.check)
+                del out
+                if progress:
+                    progress(done, total)
         t = time.perf_counter()
         rows = {e: entry.rows for e, entry in entities.items()}
         files = writer.close(rows)
         seconds["write"] = writer.seconds + time.perf_counter() - t
+        t = time.perf_counter()
+        report = validator.finish()
+        seconds["validate_global"] = time.perf_counter() - t
     except BaseException:
         writer.abort()
         raise
-    t = time.perf_counter()
-    report = validator.finish()
-    seconds["validate_global"] = time.perf_counter() - t
+    finally:
+        validator.close()
+    crash_point("before_manifest")
     meta = metadata_bytes(plan, rows)
     (target / "metadata.json").write_bytes(meta)
     meta_sha = hashlib.sha256(meta).hexdigest()
@@ -376,12 +290,18 @@ def build_snapshot(
     provenance: dict[str, Any] | None = None,
     progress: Progress | None = None,
     block_size: int = BLOCK_SIZE,
+    engine: str = "local",
+    scheduler: str | None = None,
+    layout: str = "single",
 ) -> BuildResult:
     """Generate, validate and atomically commit a snapshot of ``plan`` under ``name``.
 
     Error-level validation findings raise ValidationFailed (carrying the report) and
     commit nothing. Operating-system failures (a full disk, a path that cannot be written)
-    become one SnapshotError naming the path. The staging directory is always removed.
+    become one SnapshotError naming the path. The staging directory is always removed, and
+    so is the validator's key spill (kept in the store's staging area, where a crashed
+    build's leftovers are cleaned). ``engine``, ``workers``, ``scheduler`` and ``layout``
+    are as in ``stage_bundle``: none of them changes the content hash.
     """
     wall = time.perf_counter()
     with os_errors(store.data_dir), store.staging(check_name(name)) as staged:
@@ -395,6 +315,10 @@ def build_snapshot(
             workers=workers,
             progress=progress,
             block_size=block_size,
+            engine=engine,
+            scheduler=scheduler,
+            layout=layout,
+            spill_dir=store.staging_root,
         )
         if not bundle.report.ok:
             raise invalid(bundle.report)

@@ -1,4 +1,8 @@
-"""Operations on snapshots on disk: read, validate, verify, diff and reproduce."""
+"""Operations on snapshots on disk: read, validate, verify, diff and reproduce.
+
+Both file layouts (ADR 0008) are understood: ``single`` (``persons.csv``) and ``parts``
+(``persons/part-00000.csv``, one self-contained file per block).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,28 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from esdh_agent.core.contract import ENTITIES, arrow_schema
+from esdh_agent.core.blockwork import CsvRows, decode_csv
+from esdh_agent.core.contract import ENTITIES
 from esdh_agent.core.layout import BLOCK_SIZE
-from esdh_agent.core.manifest import Manifest, content_hash
+from esdh_agent.core.manifest import Manifest, content_hash, part_index, part_path
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import Finding, ValidationReport
 from esdh_agent.core.store import MANIFEST, SnapshotStore, read_manifest, sha256_file
-from esdh_agent.core.validate import ValidationContext, validate_tables
+from esdh_agent.core.validate import (
+    Block,
+    ValidationContext,
+    Validator,
+    check_block,
+    validate_tables,
+)
 from esdh_agent.errors import InputError, SnapshotCorrupt
 from esdh_agent.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace
@@ -36,87 +47,62 @@ __all__ = [
 ]
 
 
-def _read_csv(path: Path, entity: str) -> tuple[pa.Table, list[Finding]]:
-    """Read one entity's CSV as strings, then coerce to the contract types."""
-    schema = arrow_schema(entity)
-    findings: list[Finding] = []
-    try:
-        raw = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f.name: pa.string() for f in schema},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except FileNotFoundError:
-        raise InputError(f"missing {path.name}", location=str(path.parent)) from None
-    except pa.ArrowInvalid as exc:
-        raise InputError(
-            f"unreadable CSV: {str(exc).splitlines()[0]}", location=str(path)
-        ) from None
-    expected = schema.names
-    if raw.column_names != expected:
-        missing = [c for c in expected if c not in raw.column_names]
-        extra = [c for c in raw.column_names if c not in expected]
-        detail = (
-            f"missing {', '.join(missing)}"
-            if missing
-            else f"unexpected {', '.join(extra)}"
-            if extra
-            else "columns out of contract order"
-        )
-        raise InputError(
-            f"{path.name} does not have the contract's columns: {detail}",
-            location=str(path),
-            hint=f"expected, in order: {', '.join(expected)}",
-        )
-    columns = []
-    for f in schema:
-        values = raw.column(f.name)
-        if f.type == pa.string():
-            columns.append(values)
-            continue
-        if f.type == pa.date32():
-            parsed = pc.cast(
-                pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
-            )
-        else:
-            ok = pc.match_substring_regex(values, r"^-?[0-9]{1,9}$")
-            parsed = pc.cast(pc.if_else(ok, values, None), f.type)
-        bad = pc.and_(values.is_valid(), parsed.is_null())
-        count = pc.sum(bad).as_py() or 0
-        if count:
-            findings.append(
-                Finding(
-                    rule="contract.type",
-                    entity=entity,
-                    field=f.name,
-                    severity="error",
-                    count=count,
-                    message=f"{f.name} is not a valid {f.type}",
-                )
-            )
-        columns.append(parsed)
-    return pa.Table.from_arrays(columns, schema=schema), findings
+def _part_files(path: Path, entity: str) -> list[Path]:
+    """The CSV parts of ``entity`` in block order (parts layout), or [] (single layout)."""
+    folder = path / entity
+    if not folder.is_dir():
+        return []
+    parts = [(part_index(f"{entity}/{p.name}"), p) for p in folder.glob("part-*.csv")]
+    return [p for index, p in sorted((i, p) for i, p in parts if i is not None)]
 
 
 def read_tables(path: Path) -> tuple[dict[str, pa.Table], list[Finding]]:
-    """The three entity tables of a snapshot directory, typed, plus type findings."""
+    """The three entity tables of a snapshot directory, typed, plus type findings.
+
+    Either layout: ``persons.csv`` (single) or ``persons/part-*.csv`` in block order (parts).
+    The whole data is loaded; ``validate_path`` streams committed snapshots block by block.
+    """
     if not path.is_dir():
         raise InputError(
             f"{path} is not a directory",
-            hint="pass a snapshot directory holding persons.csv, vehicles.csv, profiles.csv",
+            hint="pass a snapshot directory holding persons.csv, vehicles.csv, profiles.csv "
+            "(or persons/, vehicles/, profiles/ with part-*.csv)",
         )
     tables: dict[str, pa.Table] = {}
     findings: list[Finding] = []
     for entity in ENTITIES:
-        table, found = _read_csv(path / f"{entity}.csv", entity)
-        tables[entity] = table
-        findings += found
-    return tables, findings
+        parts = _part_files(path, entity) if not (path / f"{entity}.csv").exists() else []
+        pieces = [decode_csv(part, entity) for part in parts or [path / f"{entity}.csv"]]
+        tables[entity] = pa.concat_tables([table for table, _ in pieces])
+        findings += [finding for _, found in pieces for finding in found]
+    return tables, ValidationReport.merge(findings, {}, []).findings
+
+
+def _blocks(
+    path: Path, manifest: Manifest
+) -> Iterator[tuple[Block, dict[str, int], list[Finding]]]:
+    """Each block's typed tables, first-row offsets and type findings, one block at a time:
+    parts file by file, a single CSV streamed by the manifest's per-block row counts."""
+    count = len(manifest.entities["persons"].blocks)
+    parts = manifest.layout == "parts"
+    streams = {} if parts else {e: CsvRows(path / f"{e}.csv", e) for e in ENTITIES}
+    offsets = dict.fromkeys(ENTITIES, 0)
+    for index in range(count):
+        block: Block = {}
+        findings: list[Finding] = []
+        for entity in ENTITIES:
+            if parts:
+                table, found = decode_csv(path / part_path(entity, index, "csv"), entity)
+            else:
+                last = index == count - 1
+                table, found = streams[entity].take(
+                    None if last else manifest.entities[entity].blocks[index].rows
+                )
+            block[entity] = table
+            findings += found
+        yield block, dict(offsets), findings
+        for entity, table in block.items():
+            offsets[entity] += table.num_rows
 
 
 def _as_of(path: Path, manifest: Manifest | None, as_of: dt.date | None) -> dt.date:
@@ -135,9 +121,12 @@ def _as_of(path: Path, manifest: Manifest | None, as_of: dt.date | None) -> dt.d
 
 
 def validate_path(ws: Workspace, path: Path, as_of: dt.date | None = None) -> ValidationReport:
-    """Validate a snapshot directory, committed here or produced by someone else."""
+    """Validate a snapshot directory, committed here or produced by someone else.
+
+    With a manifest (either layout) the data is read and checked one block at a time, as it
+    was generated, so memory stays bounded; without one, the whole tables are one block.
+    """
     manifest = read_manifest(path) if (path / MANIFEST).is_file() else None
-    tables, type_findings = read_tables(path)
     plan = GenerationPlan.model_validate(manifest.plan) if manifest else None
     ctx = ValidationContext(
         vocab=ws.vocabulary(),
@@ -145,7 +134,19 @@ def validate_path(ws: Workspace, path: Path, as_of: dt.date | None = None) -> Va
         marker=manifest.marker if manifest else ws.policy().required_marker,
         plan=plan,
     )
-    report = validate_tables(ctx, tables)
+    if manifest is None or not manifest.entities["persons"].blocks:
+        tables, type_findings = read_tables(path)
+        report = validate_tables(ctx, tables)
+    else:
+        validator = Validator(ctx)
+        type_findings = []
+        try:
+            for block, offsets, found in _blocks(path, manifest):
+                validator.add(check_block(ctx, block, offsets))
+                type_findings += found
+            report = validator.finish()
+        finally:
+            validator.close()
     return ValidationReport.merge(
         [*type_findings, *report.findings], report.rows, [*report.rules, "contract.type"]
     )
@@ -162,6 +163,42 @@ class VerifyResult:
         return not self.problems
 
 
+def _unlisted(root: Path, listed: set[str]) -> list[str]:
+    """Files and folders under ``root`` that the manifest does not account for."""
+    folders = {str(Path(p).parent) for p in listed if "/" in p}
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel not in listed and not (path.is_dir() and rel in folders):
+            found.append(rel)
+    return found
+
+
+def _block_problems(root: Path, manifest: Manifest) -> list[str]:
+    """Recompute every block digest from the CSV bytes (byte ranges, or part bodies)."""
+    problems = []
+    for entity, contents in manifest.entities.items():
+        if manifest.layout == "parts":
+            for index, block in enumerate(contents.blocks):
+                name = part_path(entity, index, "csv")
+                if manifest.file(name) is None:
+                    problems.append(f"{name}: block {index} has no part in the manifest")
+                    continue
+                with (root / name).open("rb") as handle:
+                    handle.readline()  # each part has its own header, outside the digest
+                    chunk = handle.read()
+                if len(chunk) != block.bytes or hashlib.sha256(chunk).hexdigest() != block.sha256:
+                    problems.append(f"{name}: block {index} differs from manifest")
+            continue
+        with (root / f"{entity}.csv").open("rb") as handle:
+            handle.readline()  # the header is not part of any block
+            for index, block in enumerate(contents.blocks):
+                chunk = handle.read(block.bytes)
+                if hashlib.sha256(chunk).hexdigest() != block.sha256:
+                    problems.append(f"{entity}.csv: block {index} differs from manifest")
+    return problems
+
+
 def verify(store: SnapshotStore, name: str) -> VerifyResult:
     """Recompute every checksum and the content hash; name each file that changed."""
     try:
@@ -171,7 +208,7 @@ def verify(store: SnapshotStore, name: str) -> VerifyResult:
     root = store.path(name)
     result = VerifyResult(name)
     listed = {f.path for f in manifest.files} | {MANIFEST}
-    for extra in sorted(p.name for p in root.iterdir() if p.name not in listed):
+    for extra in _unlisted(root, listed):
         result.problems.append(f"{extra}: not listed in the manifest")
     for entry in manifest.files:
         path = root / entry.path
@@ -187,13 +224,7 @@ def verify(store: SnapshotStore, name: str) -> VerifyResult:
     if result.problems:
         return result
     # The content hash from the CSV bytes themselves: block digests by byte range.
-    for entity, contents in manifest.entities.items():
-        with (root / f"{entity}.csv").open("rb") as handle:
-            handle.readline()  # the header is not part of any block
-            for index, block in enumerate(contents.blocks):
-                chunk = handle.read(block.bytes)
-                if hashlib.sha256(chunk).hexdigest() != block.sha256:
-                    result.problems.append(f"{entity}.csv: block {index} differs from manifest")
+    result.problems += _block_problems(root, manifest)
     meta = manifest.file("metadata.json")
     if meta and content_hash(manifest.entities, meta.sha256) != manifest.content_hash:
         result.problems.append("manifest.json: content hash does not match its blocks")

@@ -50,6 +50,20 @@ class WorkspaceSettings(BaseModel):
         description="Output formats of new snapshots.",
     )
     workers: int = Field(0, ge=0, le=256, description="Worker processes (0: one per CPU).")
+    engine: Literal["local", "dask"] = Field(
+        "local", description="Where blocks run: local processes, or a Dask cluster."
+    )
+    scheduler: str | None = Field(
+        None,
+        max_length=200,
+        description="Dask scheduler address for the dask engine (none: start a local cluster "
+        "of `workers` processes).",
+    )
+    layout: Literal["single", "parts"] = Field(
+        "single",
+        description="Snapshot files: one per entity and format (single), or one per block "
+        "(parts: persons/part-00000.csv …). Never changes the content hash.",
+    )
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,10 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(
 ) -> None:
     import errno
 
-    from esdh_agent import pipeline
     from esdh_agent.cli.app import main
+    from esdh_agent.engines.writer import BlockWriter
 
-    real_write = pipeline._Writer._write
+    real_write = BlockWriter._write
     calls = {"n": 0}
 
     def write(self: object, name: str, data: object) -> None:
@@ -137,7 +137,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(
             raise OSError(errno.ENOSPC, "No space left on device", name)
         real_write(self, name, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline._Writer, "_write", write)
+    monkeypatch.setattr(BlockWriter, "_write", write)
     os.chdir(workspace.root)
     code = main(["generate", "--persons", "2000", "--name", "full"])
     err = capsys.readouterr().err

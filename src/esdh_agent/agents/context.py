@@ -150,7 +150,10 @@ class AgentWorkspace:
         return self.slices[slice_id]
 
     def model_for(self, name: str) -> str:
-        return self.index.models.get(name, name)
+        """The model id of a node kind; ESDH_MODEL_OVERRIDE (recording elsewhere) wins."""
+        import os
+
+        return os.environ.get("ESDH_MODEL_OVERRIDE") or self.index.models.get(name, name)
 
 
 def apply_pins(base: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:

@@ -74,20 +74,44 @@ def generate_command(
         str | None, typer.Option("--name", help="Snapshot name (default: dataset version).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Worker processes (default: workspace).")
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Worker processes, or Dask workers of a local cluster (default: workspace).",
+        ),
     ] = None,
     formats: Annotated[
         str | None,
         typer.Option("--format", help="Comma-separated: csv,json,parquet (csv always)."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="Where blocks run: local or dask (default: workspace)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of an existing Dask scheduler (with --engine dask); without it, "
+            "a local Dask cluster of --workers processes is started.",
+        ),
+    ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout",
+            help="single: one file per entity and format; parts: one file per block "
+            "(default: workspace). The content hash is the same.",
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
     from esdh_agent.core.policy import enforce
-    from esdh_agent.engines.local import default_workers
+    from esdh_agent.engines.local import available_cpus, default_workers
     from esdh_agent.errors import InputError, ValidationFailed
-    from esdh_agent.pipeline import build_snapshot
+    from esdh_agent.pipeline import build_snapshot, check_layout
 
     ws = open_workspace(workspace)
     plan = load_plan(plan_file, {"person_count": persons, "seed": seed, "dataset_version": version})
@@ -95,7 +119,14 @@ def generate_command(
     enforce(policy, plan, str(plan_file) if plan_file else "plan")
     if workers is not None and workers < 1:
         raise InputError("--workers must be at least 1")
-    n_workers = workers or ws.settings.workers or default_workers()
+    kind = (engine or ws.settings.engine).strip().lower()
+    if scheduler is not None and kind != "dask":
+        raise InputError("--scheduler needs --engine dask")
+    address = scheduler or (ws.settings.scheduler if kind == "dask" else None)
+    # A Dask cluster is asked for explicitly: one worker per CPU unless told otherwise.
+    fallback = available_cpus() if kind == "dask" else default_workers()
+    n_workers = workers or ws.settings.workers or fallback
+    files_layout = check_layout((layout or ws.settings.layout).strip().lower())
     snapshot = name or plan.dataset_version
     console = err_console()
     progress_cb, progress = _progress(console, enabled=not as_json)
@@ -110,6 +141,9 @@ def generate_command(
             workers=n_workers,
             provenance={"command": "generate", "tool": "esdh-agent"},
             progress=progress_cb,
+            engine=kind,
+            scheduler=address,
+            layout=files_layout,
         )
     except ValidationFailed as exc:
         if progress is not None:
@@ -179,7 +213,11 @@ def _summary(result: BuildResult, as_json: bool) -> None:
         )
     console.print(f"  path          {result.commit.path}")
     console.print(f"  content hash  {manifest.content_hash}")
-    console.print(f"  files         {', '.join(f.path for f in manifest.files)}")
+    if manifest.layout == "parts":
+        parts = sum(1 for f in manifest.files if "/" in f.path)
+        console.print(f"  files         {parts} parts in persons/, vehicles/, profiles/")
+    else:
+        console.print(f"  files         {', '.join(f.path for f in manifest.files)}")
     s = result.report.summary()
     console.print(
         f"  validation    {s['error']} errors, {s['warning']} warnings "

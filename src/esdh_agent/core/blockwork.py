@@ -1,4 +1,8 @@
-"""The unit of work: generate, validate and encode one block (runs in a worker)."""
+"""The unit of work: generate, validate and encode one block (runs in a worker).
+
+Also the way back: ``decode_csv`` and ``CsvRows`` read the canonical CSV (a whole file, a
+part, or a single file block by block) into contract-typed tables for validation.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,37 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from esdh_agent.core.generator import generate_block
+from esdh_agent import __version__
+from esdh_agent.core.contract import arrow_schema
+from esdh_agent.core.generator import GENERATOR_VERSION, generate_block
 from esdh_agent.core.layout import Layout
+from esdh_agent.core.report import Finding
 from esdh_agent.core.validate import BlockCheck, ValidationContext, check_block
+from esdh_agent.errors import InputError
 
-__all__ = ["BlockOutput", "BlockTask", "encode_csv", "run_block"]
+__all__ = [
+    "VALUE_LIBRARIES",
+    "BlockOutput",
+    "BlockTask",
+    "CsvRows",
+    "decode_csv",
+    "encode_csv",
+    "encode_parquet",
+    "run_block",
+    "worker_fingerprint",
+]
+
+VALUE_LIBRARIES = ("numpy", "pyarrow", "Faker", "zipcodes")
+"""Libraries whose exact versions shape generated values (pinned; recorded in manifests)."""
 
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed", eol="\n")
 
@@ -29,6 +55,13 @@ def encode_csv(table: pa.Table, header: bool = False) -> pa.Buffer:
     return sink.getvalue()
 
 
+def encode_parquet(table: pa.Table) -> pa.Buffer:
+    """One complete Parquet file (zstd, one row group) of a block: a part of the parts layout."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=max(1, table.num_rows))
+    return sink.getvalue()
+
+
 def encode_json_rows(table: pa.Table) -> bytes:
     """Rows as JSON objects separated by ',\\n' (the body of a JSON array)."""
     rows = table.to_pylist()
@@ -37,11 +70,17 @@ def encode_json_rows(table: pa.Table) -> bytes:
 
 @dataclass(frozen=True)
 class BlockTask:
-    """Everything a worker needs, shipped once per worker."""
+    """Everything a worker needs, shipped once per worker.
+
+    ``parts``: the snapshot is written one file per block, so Parquet is encoded here, in
+    the worker, and only the compressed file travels back; a single Parquet file needs the
+    Arrow tables in the writer instead.
+    """
 
     layout: Layout
     ctx: ValidationContext
     formats: tuple[str, ...]
+    parts: bool = False
 
 
 @dataclass
@@ -53,6 +92,7 @@ class BlockOutput:
     check: BlockCheck
     json: dict[str, bytes] = field(default_factory=dict)
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    parquet: dict[str, pa.Buffer] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -80,8 +120,147 @@ def run_block(task: BlockTask, index: int) -> BlockOutput:
     )
     if "json" in task.formats:
         out.json = {name: encode_json_rows(table) for name, table in block.items()}
-    if "parquet" in task.formats:
+    if "parquet" in task.formats and task.parts:
+        out.parquet = {name: encode_parquet(table) for name, table in block.items()}
+    elif "parquet" in task.formats:
         out.tables = block
     t3 = time.perf_counter()
     out.seconds = {"generate": t1 - t0, "validate": t2 - t1, "encode": t3 - t2}
     return out
+
+
+def worker_fingerprint() -> dict[str, str]:
+    """What a process must share with the driver for its blocks to be byte-identical.
+
+    Remote workers (a Dask cluster) are compared against the driver before any block runs:
+    the same esdh-agent and generator version and the same value-shaping library versions.
+    """
+    return {
+        "esdh-agent": __version__,
+        "generator_version": str(GENERATOR_VERSION),
+        **{name: version(name) for name in VALUE_LIBRARIES},
+    }
+
+
+# --- reading the canonical CSV back --------------------------------------------------------
+
+
+def _csv_options(entity: str) -> dict[str, Any]:
+    """Every column read as a string (nulls: empty unquoted fields), values may hold newlines."""
+    schema = arrow_schema(entity)
+    return {
+        "read_options": pacsv.ReadOptions(autogenerate_column_names=False),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={f.name: pa.string() for f in schema},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
+def _check_columns(names: list[str], entity: str, where: str) -> None:
+    expected = arrow_schema(entity).names
+    if names == expected:
+        return
+    missing = [c for c in expected if c not in names]
+    extra = [c for c in names if c not in expected]
+    detail = (
+        f"missing {', '.join(missing)}"
+        if missing
+        else f"unexpected {', '.join(extra)}"
+        if extra
+        else "columns out of contract order"
+    )
+    raise InputError(
+        f"{Path(where).name} does not have the contract's columns: {detail}",
+        location=where,
+        hint=f"expected, in order: {', '.join(expected)}",
+    )
+
+
+def _unreadable(exc: pa.ArrowInvalid, where: str) -> InputError:
+    return InputError(f"unreadable CSV: {str(exc).splitlines()[0]}", location=where)
+
+
+def typed(raw: pa.Table, entity: str) -> tuple[pa.Table, list[Finding]]:
+    """Coerce a table of strings to the contract types; unparsable values become nulls
+    and one ``contract.type`` finding per column (counts add up across blocks)."""
+    schema = arrow_schema(entity)
+    findings: list[Finding] = []
+    columns = []
+    for f in schema:
+        values = raw.column(f.name)
+        if f.type == pa.string():
+            columns.append(values)
+            continue
+        if f.type == pa.date32():
+            parsed = pc.cast(
+                pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
+            )
+        else:
+            ok = pc.match_substring_regex(values, r"^-?[0-9]{1,9}$")
+            parsed = pc.cast(pc.if_else(ok, values, None), f.type)
+        count = pc.sum(pc.and_(values.is_valid(), parsed.is_null())).as_py() or 0
+        if count:
+            findings.append(
+                Finding(
+                    rule="contract.type",
+                    entity=entity,
+                    field=f.name,
+                    severity="error",
+                    count=count,
+                    message=f"{f.name} is not a valid {f.type}",
+                )
+            )
+        columns.append(parsed)
+    return pa.Table.from_arrays(columns, schema=schema), findings
+
+
+def decode_csv(path: Path, entity: str) -> tuple[pa.Table, list[Finding]]:
+    """One whole CSV file (with its header) as a contract-typed table, plus type findings."""
+    try:
+        raw = pacsv.read_csv(path, **_csv_options(entity))
+    except FileNotFoundError:
+        raise InputError(f"missing {path.name}", location=str(path.parent)) from None
+    except pa.ArrowInvalid as exc:
+        raise _unreadable(exc, str(path)) from None
+    _check_columns(raw.column_names, entity, str(path))
+    return typed(raw, entity)
+
+
+class CsvRows:
+    """A single-layout CSV read as a stream: ``take(n)`` gives the next ``n`` rows, typed.
+
+    Validating a snapshot block by block with the manifest's row counts keeps memory at
+    about one block whatever the file's size.
+    """
+
+    def __init__(self, path: Path, entity: str) -> None:
+        self.path, self.entity = path, entity
+        try:
+            self.reader = pacsv.open_csv(path, **_csv_options(entity))
+        except FileNotFoundError:
+            raise InputError(f"missing {path.name}", location=str(path.parent)) from None
+        except pa.ArrowInvalid as exc:
+            raise _unreadable(exc, str(path)) from None
+        _check_columns(self.reader.schema.names, entity, str(path))
+        self.held: list[pa.RecordBatch] = []
+        self.rows = 0
+
+    def take(self, n: int | None) -> tuple[pa.Table, list[Finding]]:
+        """The next ``n`` rows (None: every row left)."""
+        try:
+            while n is None or self.rows < n:
+                batch = self.reader.read_next_batch()
+                self.held.append(batch)
+                self.rows += batch.num_rows
+        except StopIteration:
+            pass
+        except pa.ArrowInvalid as exc:
+            raise _unreadable(exc, str(self.path)) from None
+        table = pa.Table.from_batches(self.held, schema=self.reader.schema)
+        cut = table.num_rows if n is None else min(n, table.num_rows)
+        rest = table.slice(cut)
+        self.held, self.rows = rest.to_batches(), rest.num_rows
+        return typed(table.slice(0, cut).combine_chunks(), self.entity)

@@ -1,25 +1,36 @@
 """The snapshot manifest: what a committed snapshot holds and how to prove it.
 
 ``content_hash`` covers the data only — the canonical CSV encoding of every block, in block
-order, plus metadata.json — so it is the same whatever the number of workers, the output
-formats, the Parquet writer's metadata or the wall-clock time of the commit.
+order, plus metadata.json — so it is the same whatever the engine or number of workers, the
+output formats, the file layout, the Parquet writer's metadata or the wall-clock time of the
+commit.
+
+Two file layouts (ADR 0008): ``single`` writes one file per entity and format
+(``persons.csv``); ``parts`` writes one self-contained file per block, entity and format
+(``persons/part-00000.csv``, header included). The layout is not a manifest field: part
+paths in ``files`` say it, so manifests keep format version 1.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CSV_DIALECT",
     "FORMAT_VERSION",
+    "LAYOUTS",
     "BlockEntry",
     "EntityEntry",
     "FileEntry",
+    "Layout",
     "Manifest",
     "content_hash",
+    "part_index",
+    "part_path",
 ]
 
 FORMAT_VERSION = 1
@@ -33,6 +44,20 @@ CSV_DIALECT = {
     "null": 'empty unquoted field (an empty string is "")',
     "date": "YYYY-MM-DD",
 }
+Layout = Literal["single", "parts"]
+LAYOUTS: tuple[Layout, ...] = ("single", "parts")
+_PART = re.compile(r"^(?P<entity>[a-z]+)/part-(?P<index>[0-9]{5,})\.(?P<format>[a-z]+)$")
+
+
+def part_path(entity: str, index: int, fmt: str) -> str:
+    """Block ``index`` of ``entity`` in the parts layout, e.g. ``persons/part-00000.csv``."""
+    return f"{entity}/part-{index:05d}.{fmt}"
+
+
+def part_index(path: str) -> int | None:
+    """The block index of a part path (None for a single-layout file)."""
+    match = _PART.match(path)
+    return int(match["index"]) if match else None
 
 
 class _Model(BaseModel):
@@ -89,6 +114,11 @@ class Manifest(_Model):
 
     def file(self, path: str) -> FileEntry | None:
         return next((f for f in self.files if f.path == path), None)
+
+    @property
+    def layout(self) -> Layout:
+        """``parts`` when the data files are per-block parts, else ``single``."""
+        return "parts" if any(part_index(f.path) is not None for f in self.files) else "single"
 
 
 def content_hash(entities: dict[str, EntityEntry], metadata_sha256: str) -> str:

@@ -39,7 +39,7 @@ from esdh_agent.core.vin import YEAR_CODES, check_digits
 from esdh_agent.core.vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from esdh_agent.core.validate import Checker, KeyHashes, ValidationContext
+    from esdh_agent.core.validate import Checker, KeyStore, ValidationContext
 
 __all__ = [
     "DEFAULT_LOB_BODY",
@@ -673,19 +673,27 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     checker.tally("garaging_elsewhere", pc.if_else(differs, "yes", "no"))
 
 
-def uniqueness(keys: dict[str, list[KeyHashes]], rules: set[str]) -> list[Finding]:
-    """Values that appear more than once in the whole dataset."""
+def uniqueness(keys: KeyStore, rules: set[str]) -> list[Finding]:
+    """Values that appear more than once in the whole dataset.
+
+    Checked one hash bucket at a time (equal keys share a bucket), so only one bucket is in
+    memory. The finding counts every row whose value repeats and samples the first rows in
+    row order, exactly as one sort over all keys would.
+    """
     findings = []
-    for name, parts in sorted(keys.items()):
+    for name in sorted(keys.names):
         entity, column = name.split(".")
         rule = f"unique.{column}"
         rules.add(rule)
-        h1 = np.concatenate([p.h1 for p in parts])
-        h2 = np.concatenate([p.h2 for p in parts])
-        repeated = repeated_rows(h1, h2)
-        if not len(repeated):
+        count, first = 0, np.zeros(0, dtype=np.int64)
+        for records in keys.buckets(name):
+            repeated = repeated_rows(records["h1"], records["h2"])
+            if len(repeated):
+                count += len(repeated)
+                rows = np.concatenate([first, records["row"][repeated]])
+                first = np.sort(rows)[:MAX_SAMPLES]
+        if not count:
             continue
-        row_numbers = np.concatenate([p.rows for p in parts])[np.sort(repeated)]
         findings.append(
             Finding(
                 rule=rule,
@@ -693,8 +701,8 @@ def uniqueness(keys: dict[str, list[KeyHashes]], rules: set[str]) -> list[Findin
                 field="driver_license_number" if column == "licence" else column,
                 severity="error",
                 message=f"{column} values repeat",
-                count=len(repeated),
-                samples=[f"row {int(r)}" for r in row_numbers[:MAX_SAMPLES]],
+                count=count,
+                samples=[f"row {int(r)}" for r in first],
             )
         )
     return findings

@@ -3,15 +3,22 @@
 Row-level rules run per block, vectorized with Arrow compute, wherever the block is (a
 worker process during generation). Rules that need the whole dataset — uniqueness and
 plan conformance — run in ``Validator.finish`` over keys and tallies the blocks hand back.
-Every finding is collected; only the caller decides what is fatal.
+Key hashes go to a ``KeyStore`` with a fixed memory budget that spills to disk, tallies are
+small and findings are merged as they arrive, so a validator's memory does not grow with
+the row count. Every finding is collected; only the caller decides what is fatal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
+import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +32,10 @@ from esdh_agent.core.report import MAX_SAMPLES, Finding, Severity, ValidationRep
 from esdh_agent.core.vocab import Vocabulary
 
 __all__ = [
+    "SPILL_BUDGET",
     "BlockCheck",
     "KeyHashes",
+    "KeyStore",
     "ValidationContext",
     "Validator",
     "check_block",
@@ -36,6 +45,8 @@ __all__ = [
 Block = dict[str, pa.Table]
 
 ID_COLUMNS = {"persons": "person_id", "vehicles": "vehicle_id", "profiles": "profile_id"}
+SPILL_BUDGET = 64 << 20
+"""Bytes of key hashes a validator holds in memory before it spills them to disk."""
 
 
 @dataclass(frozen=True)
@@ -195,32 +206,165 @@ def check_block(ctx: ValidationContext, block: Block, offsets: dict[str, int]) -
     return checker.result
 
 
-class Validator:
-    """Accumulates block checks and runs the whole-dataset rules at the end."""
+_KEY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("row", "<i8")])
+_TOP_BITS, _SPLIT_BITS = 6, 4
 
-    def __init__(self, ctx: ValidationContext) -> None:
+
+def _bucket(h1: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    return ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.intp)
+
+
+def _partition(records: np.ndarray, shift: int, bits: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(bucket, records) for each non-empty bucket of ``bits`` bits of h1 at ``shift``."""
+    buckets = _bucket(records["h1"], shift, bits)
+    order = np.argsort(buckets, kind="stable")
+    counts = np.bincount(buckets, minlength=1 << bits)
+    start = 0
+    for bucket, count in enumerate(counts.tolist()):
+        if count:
+            yield bucket, records[order[start : start + count]]
+        start += count
+
+
+class KeyStore:
+    """Every block's 128-bit key hashes, per key column, within a fixed memory budget.
+
+    Records (h1, h2, row) go to one of 64 buckets by the top 6 bits of h1, so equal keys
+    always share a bucket and each bucket can be checked on its own. Records stay in memory
+    until they pass ``budget`` bytes, then every bucket is appended to its own file in a
+    private temporary directory under ``directory``. ``buckets`` reads one bucket at a time
+    and splits a file bigger than a quarter of the budget again by the next 4 bits of h1,
+    so checking holds a bounded amount too (unless one key value alone repeats beyond it).
+    """
+
+    def __init__(self, budget: int | None = None, directory: Path | None = None) -> None:
+        self.budget = budget or SPILL_BUDGET
+        self.directory = directory
+        self.names: list[str] = []
+        self.pending: dict[tuple[str, int], list[np.ndarray]] = {}
+        self.held = 0
+        self.path: Path | None = None
+        self.spilled = 0
+
+    def add(self, name: str, keys: KeyHashes) -> None:
+        if name not in self.names:
+            self.names.append(name)
+        records = np.empty(len(keys.h1), dtype=_KEY)
+        records["h1"], records["h2"], records["row"] = keys.h1, keys.h2, keys.rows
+        for bucket, part in _partition(records, 64 - _TOP_BITS, _TOP_BITS):
+            self.pending.setdefault((name, bucket), []).append(part)
+        self.held += records.nbytes
+        if self.held > self.budget:
+            self.flush()
+
+    def _file(self, name: str, bucket: int) -> Path:
+        if self.path is None:
+            # <prefix>.<pid>.<random>: the store's staging clean-up keeps it while we run.
+            self.path = Path(tempfile.mkdtemp(prefix=f".keys.{os.getpid()}.", dir=self.directory))
+            weakref.finalize(self, shutil.rmtree, self.path, True)
+        return self.path / f"{name}.{bucket:02d}"
+
+    def flush(self) -> None:
+        """Append every held bucket to its file and forget it."""
+        for (name, bucket), parts in self.pending.items():
+            with self._file(name, bucket).open("ab") as handle:
+                for part in parts:
+                    handle.write(part.tobytes())
+                    self.spilled += part.nbytes
+        self.pending.clear()
+        self.held = 0
+
+    def buckets(self, name: str) -> Iterator[np.ndarray]:
+        """The records of ``name``, one bucket (or sub-bucket) at a time."""
+        if self.path is not None and self.pending:
+            self.flush()
+        for bucket in range(1 << _TOP_BITS):
+            parts = self.pending.get((name, bucket))
+            if parts is not None:
+                yield np.concatenate(parts)
+            elif self.path is not None and (self.path / f"{name}.{bucket:02d}").exists():
+                yield from self._read(self.path / f"{name}.{bucket:02d}", 64 - _TOP_BITS)
+
+    def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
+        limit = max(self.budget // 4, _KEY.itemsize)
+        size = file.stat().st_size
+        if size <= limit or shift <= 0:
+            yield np.fromfile(file, dtype=_KEY)
+            file.unlink()
+            return
+        shift = max(shift - _SPLIT_BITS, 0)
+        bits = min(_SPLIT_BITS, 64 - shift)
+        subs: set[Path] = set()
+        with file.open("rb") as handle:
+            while len(chunk := np.fromfile(handle, dtype=_KEY, count=limit // _KEY.itemsize)):
+                for sub, part in _partition(chunk, shift, bits):
+                    path = file.with_name(f"{file.name}.{sub:02d}")
+                    with path.open("ab") as out:
+                        out.write(part.tobytes())
+                    subs.add(path)
+        file.unlink()
+        if len(subs) == 1 and next(iter(subs)).stat().st_size == size:
+            yield np.fromfile(next(iter(subs)), dtype=_KEY)  # one key value fills it
+            return
+        for path in sorted(subs):
+            yield from self._read(path, shift)
+
+    def close(self) -> None:
+        """Forget held records and remove the spill directory."""
+        self.pending.clear()
+        self.held = 0
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
+
+
+class Validator:
+    """Accumulates block checks and runs the whole-dataset rules at the end.
+
+    Findings are merged as blocks arrive (counts added, the first samples kept), tallies are
+    small and key hashes go to a ``KeyStore`` that spills past ``budget`` bytes (default
+    ``SPILL_BUDGET``), so memory stays bounded whatever the number of blocks. ``finish``
+    (or ``close``) removes the spill files.
+    """
+
+    def __init__(
+        self, ctx: ValidationContext, spill_dir: Path | None = None, budget: int | None = None
+    ) -> None:
         self.ctx = ctx
-        self.findings: list[Finding] = []
+        self.findings: dict[tuple[str, str, str | None, str], Finding] = {}
         self.rows: Counter[str] = Counter()
         self.rules: set[str] = set()
-        self.keys: dict[str, list[KeyHashes]] = {}
+        self.keys = KeyStore(budget, spill_dir)
         self.tallies: dict[str, Counter[str]] = {}
 
     def add(self, check: BlockCheck) -> None:
-        self.findings.extend(check.findings)
+        for finding in check.findings:
+            have = self.findings.get(finding.key())
+            if have is None:
+                self.findings[finding.key()] = finding.model_copy(deep=True)
+            else:
+                have.count += finding.count
+                have.samples.extend(finding.samples[: max(MAX_SAMPLES - len(have.samples), 0)])
         self.rows.update(check.rows)
         self.rules |= check.rules
         for name, arrays in check.keys.items():
-            self.keys.setdefault(name, []).extend(arrays)
+            for keys in arrays:
+                self.keys.add(name, keys)
         for name, counts in check.tallies.items():
             self.tallies.setdefault(name, Counter()).update(counts)
 
     def finish(self) -> ValidationReport:
-        findings = list(self.findings)
-        findings += rules.uniqueness(self.keys, self.rules)
+        try:
+            findings = list(self.findings.values())
+            findings += rules.uniqueness(self.keys, self.rules)
+        finally:
+            self.close()
         if self.ctx.plan is not None:
             findings += rules.conformance(self.ctx.plan, self.tallies, dict(self.rows), self.rules)
         return ValidationReport.merge(findings, dict(self.rows), self.rules)
+
+    def close(self) -> None:
+        self.keys.close()
 
 
 def validate_tables(ctx: ValidationContext, block: Block) -> ValidationReport:

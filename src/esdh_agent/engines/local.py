@@ -10,10 +10,11 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Generator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
+
+from esdh_agent.engines.base import in_order
 
 __all__ = ["LocalEngine", "available_cpus", "default_workers", "tune_allocator"]
 
@@ -74,7 +75,8 @@ def _call(index: int) -> Any:
 
 
 class LocalEngine(Generic[T, R]):
-    """Map ``fn(task, index)`` over block indices, in order."""
+    """Map ``fn(task, index)`` over block indices, in order: in this process for one worker
+    (or one block), else in a forkserver pool with ``workers * in_flight`` blocks in flight."""
 
     def __init__(self, workers: int = 1, in_flight: int = 1) -> None:
         if workers < 1:
@@ -82,7 +84,7 @@ class LocalEngine(Generic[T, R]):
         self.workers = workers
         self.in_flight = in_flight
 
-    def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Iterator[R]:
+    def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Generator[R, None, None]:
         if self.workers == 1 or len(indices) <= 1:
             tune_allocator()
             for index in indices:
@@ -95,18 +97,12 @@ class LocalEngine(Generic[T, R]):
             workers, mp_context=context, initializer=_init, initargs=(fn, task)
         )
         try:
-            pending: deque[Future[R]] = deque()
-            todo = iter(indices)
-            for index in todo:
-                pending.append(pool.submit(_call, index))
-                if len(pending) >= workers * self.in_flight:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(pool.submit(_call, nxt))
-                yield result
+            yield from in_order(
+                lambda index: pool.submit(_call, index),
+                lambda future: future.result(),
+                indices,
+                workers * self.in_flight,
+            )
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

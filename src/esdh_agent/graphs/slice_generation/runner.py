@@ -291,8 +291,11 @@ def _execute(
         transcript.event("run", "run_error", error=exc.one_line())
     except Exception as exc:
         # A bug, not a user mistake: record the run as failed, then let the CLI report it.
-        record.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
-                      ended_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        record.update(
+            status="failed",
+            error=f"internal error: {type(exc).__name__}: {exc}",
+            ended_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
         _write_run(run_dir, record)
         transcript.event("run", "run_error", error=record["error"])
         raise

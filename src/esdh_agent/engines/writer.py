@@ -1,0 +1,228 @@
+"""The other end of an engine: a writer thread that streams blocks into the staging directory.
+
+Blocks arrive in block order from any engine. The writer appends each to the open files of the
+``single`` layout, or writes it as one self-contained file per entity and format in the
+``parts`` layout (ADR 0008), hashing every byte as it goes so no file is read back (except a
+single-layout Parquet file, whose footer is written on close). File writes and SHA-256
+release the GIL, so writing overlaps with receiving the next blocks. The queue is short: the
+writer holds at most a few blocks, whatever the row count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import IO, TypeAlias
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from esdh_agent.core.blockwork import BlockOutput, encode_csv
+from esdh_agent.core.contract import ENTITIES, arrow_schema
+from esdh_agent.core.manifest import FileEntry, Layout, part_path
+from esdh_agent.core.store import sha256_file
+from esdh_agent.faults import crash_point
+
+__all__ = ["BlockWriter"]
+
+Data: TypeAlias = "bytes | pa.Buffer"
+
+
+class _Hashed:
+    """An open file with its running SHA-256 and size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: IO[bytes] = path.open("wb")
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def close(self, sync: bool = False) -> None:
+        if sync:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+        self.handle.close()
+
+
+class BlockWriter:
+    """Writes block outputs, in the order given, as the ``single`` or ``parts`` layout.
+
+    ``add`` hands a block to the writer thread (blocking while two are queued); ``close``
+    finishes every file and returns their manifest entries; ``abort`` stops without them.
+    """
+
+    def __init__(self, staged: Path, formats: tuple[str, ...], layout: Layout = "single"):
+        self.staged = staged
+        self.formats = formats
+        self.layout = layout
+        self.files: dict[str, _Hashed] = {}
+        self.entries: list[FileEntry] = []
+        self.parquet: dict[str, pq.ParquetWriter] = {}
+        self.json_started: set[str] = set()
+        self.header = {e: encode_csv(arrow_schema(e).empty_table(), True) for e in ENTITIES}
+        self.blocks = 0
+        self.seconds = 0.0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=2)
+        for entity in ENTITIES:
+            if layout == "parts":
+                (staged / entity).mkdir()
+                continue
+            self._open(f"{entity}.csv", self.header[entity])
+            if "json" in formats:
+                self._open(f"{entity}.json", b"[\n")
+            if "parquet" in formats:
+                self.parquet[entity] = pq.ParquetWriter(
+                    staged / f"{entity}.parquet", arrow_schema(entity), compression="zstd"
+                )
+        self.thread = threading.Thread(target=self._run, name="esdh-writer", daemon=True)
+        self.thread.start()
+
+    def _open(self, name: str, first: Data) -> None:
+        self.files[name] = _Hashed(self.staged / name)
+        self._write(name, first)
+
+    def _write(self, name: str, data: Data) -> None:
+        """Every byte of every file goes through here: written, hashed and counted."""
+        file = self.files[name]
+        file.handle.write(data)
+        file.sha.update(data)
+        file.size += len(data)
+
+    def _run(self) -> None:
+        while (out := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            start = time.perf_counter()
+            try:
+                if self.layout == "parts":
+                    self._add_parts(out)
+                else:
+                    self._add_single(out)
+                self.blocks += 1
+                if self.blocks == 1:
+                    self._first_block_written()
+            except BaseException as exc:
+                self.error = exc
+            self.seconds += time.perf_counter() - start
+
+    def _first_block_written(self) -> None:
+        """Flush the first block to the operating system, then offer the crash point."""
+        for file in self.files.values():
+            file.handle.flush()
+        crash_point("write_data")
+
+    def _add_single(self, out: BlockOutput) -> None:
+        for entity, data in out.csv.items():
+            self._write(f"{entity}.csv", data)
+        for entity, body in out.json.items():
+            if body:
+                if entity in self.json_started:
+                    self._write(f"{entity}.json", b",\n")
+                self._write(f"{entity}.json", body)
+                self.json_started.add(entity)
+        for entity, table in out.tables.items():
+            self.parquet[entity].write_table(table, row_group_size=max(1, table.num_rows))
+
+    def _add_parts(self, out: BlockOutput) -> None:
+        """One file per entity and format for this block: each a complete CSV / JSON /
+        Parquet file. Parts are fsynced here (the store fsyncs only top-level files)."""
+        for entity in ENTITIES:
+            rows = out.rows[entity]
+            self._part(entity, out.index, "csv", rows, self.header[entity], out.csv[entity])
+            if "json" in self.formats:
+                body = out.json[entity]
+                self._part(entity, out.index, "json", rows, b"[\n", body, b"\n]\n")
+            if "parquet" in self.formats:  # encoded by the worker (BlockTask.parts)
+                self._part(entity, out.index, "parquet", rows, out.parquet[entity])
+
+    def _part(self, entity: str, index: int, fmt: str, rows: int, *chunks: Data) -> None:
+        name = part_path(entity, index, fmt)
+        self.files[name] = file = _Hashed(self.staged / name)
+        try:
+            for data in chunks:
+                self._write(name, data)
+        finally:
+            del self.files[name]
+            file.close(sync=True)
+        self.entries.append(
+            FileEntry(
+                path=name,
+                bytes=file.size,
+                sha256=file.sha.hexdigest(),
+                rows=rows,
+                entity=entity,
+                format=fmt,
+            )
+        )
+
+    def add(self, out: BlockOutput) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(out)
+
+    def _drain(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def close(self, rows: dict[str, int]) -> list[FileEntry]:
+        """Finish every file; their entries (path, bytes, rows, SHA-256), sorted by path."""
+        self._drain()
+        if self.error is not None:
+            raise self.error
+        for entity in ENTITIES:
+            if "json" in self.formats and self.layout == "single":
+                self._write(f"{entity}.json", b"\n]\n")
+        for name, file in self.files.items():
+            file.close()
+            entity, fmt = name.split(".")
+            self.entries.append(
+                FileEntry(
+                    path=name,
+                    bytes=file.size,
+                    sha256=file.sha.hexdigest(),
+                    rows=rows[entity],
+                    entity=entity,
+                    format=fmt,
+                )
+            )
+        for entity, writer in self.parquet.items():
+            writer.close()
+            path = self.staged / f"{entity}.parquet"
+            self.entries.append(
+                FileEntry(
+                    path=path.name,
+                    bytes=path.stat().st_size,
+                    sha256=sha256_file(path),
+                    rows=rows[entity],
+                    entity=entity,
+                    format="parquet",
+                )
+            )
+        if self.layout == "parts":
+            for entity in ENTITIES:
+                _fsync_dir(self.staged / entity)
+        return sorted(self.entries, key=lambda f: f.path)
+
+    def abort(self) -> None:
+        """Stop the thread and close every file; the caller removes the directory."""
+        self.error = self.error or RuntimeError("aborted")
+        self._drain()
+        for file in self.files.values():
+            file.close()
+        for writer in self.parquet.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

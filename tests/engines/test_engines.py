@@ -1,0 +1,123 @@
+"""Engines never change a byte: one content hash for local with 1 or N workers, Dask with any
+number of workers, and the single and parts layouts; results always come back in order."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from esdh_agent.core.blockwork import worker_fingerprint
+from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.engines import make_engine
+from esdh_agent.engines.base import in_order
+from esdh_agent.errors import EsdhError, InputError
+from esdh_agent.pipeline import BuildResult, build_snapshot
+from esdh_agent.snapshots import verify
+from esdh_agent.workspace import Workspace
+
+from tests.conftest import MARKER
+
+PLAN = GenerationPlan(person_count=700, vehicles_per_person={1: 0.6, 2: 0.3, 3: 0.1})
+FORMATS = ("csv", "json", "parquet")
+
+
+def build(ws: Workspace, name: str, **options: Any) -> BuildResult:
+    return build_snapshot(
+        PLAN,
+        vocab=ws.vocabulary(),
+        store=ws.store(),
+        marker=MARKER,
+        name=name,
+        formats=FORMATS,
+        block_size=64,
+        **options,
+    )
+
+
+def test_one_content_hash_for_every_engine_worker_count_and_layout(
+    workspace: Workspace, dask_scheduler: str
+) -> None:
+    runs = {
+        "local-1-single": {"workers": 1},
+        "local-2-parts": {"workers": 2, "layout": "parts"},
+        "dask-2-single": {"engine": "dask", "scheduler": dask_scheduler},
+        "dask-2-parts": {"engine": "dask", "scheduler": dask_scheduler, "layout": "parts"},
+        "dask-3-parts": {"engine": "dask", "workers": 3, "layout": "parts"},
+    }
+    manifests = {name: build(workspace, name, **kw).commit.manifest for name, kw in runs.items()}
+    assert len(manifests["local-1-single"].entities["persons"].blocks) == 11
+    assert len({m.content_hash for m in manifests.values()}) == 1
+    assert len({m.model_dump_json(include={"entities"}) for m in manifests.values()}) == 1
+    files = {name: {f.path: f.sha256 for f in m.files} for name, m in manifests.items()}
+    assert files["local-1-single"] == files["dask-2-single"]
+    assert files["local-2-parts"] == files["dask-2-parts"] == files["dask-3-parts"]
+    assert len(files["dask-3-parts"]) == 11 * 3 * len(FORMATS) + 1  # + metadata.json
+    assert all(verify(workspace.store(), name).ok for name in runs)
+
+
+def _slow_identity(task: float, index: int) -> int:
+    time.sleep(task * (12 - index))  # later blocks finish first
+    return index
+
+
+def test_dask_results_come_back_in_block_order(dask_scheduler: str) -> None:
+    engine = make_engine("dask", 2, dask_scheduler)
+    assert list(engine.map(_slow_identity, 0.01, range(12))) == list(range(12))
+
+
+def test_in_order_keeps_at_most_window_in_flight() -> None:
+    live: set[int] = set()
+    peak = 0
+
+    def submit(index: int) -> int:
+        nonlocal peak
+        live.add(index)
+        peak = max(peak, len(live))
+        return index
+
+    def result(handle: int) -> int:
+        live.discard(handle)
+        return handle * 10
+
+    assert list(in_order(submit, result, range(10), 3)) == [i * 10 for i in range(10)]
+    assert peak == 3
+
+
+class _FakeClient:
+    def __init__(self, fingerprint: dict[str, str]) -> None:
+        self.fingerprint = fingerprint
+
+    def run(self, fn: Any) -> dict[str, dict[str, str]]:
+        return {"tcp://127.0.0.1:4001": self.fingerprint}
+
+    def nthreads(self) -> dict[str, int]:
+        return {"tcp://127.0.0.1:4001": 3}
+
+
+def test_workers_with_other_library_versions_are_refused() -> None:
+    from esdh_agent.engines.dask import check_workers
+
+    mine = worker_fingerprint()
+    assert check_workers(_FakeClient(mine)) == 3
+    with pytest.raises(EsdhError, match=r"numpy 1\.0 \(here "):
+        check_workers(_FakeClient({**mine, "numpy": "1.0"}))
+
+
+def test_unreachable_scheduler_is_one_clear_error() -> None:
+    pytest.importorskip("dask.distributed")
+    from esdh_agent.engines.dask import DaskEngine
+
+    engine: DaskEngine[None, int] = DaskEngine(scheduler="tcp://127.0.0.1:9", timeout=0.5)
+    with pytest.raises(EsdhError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+        list(engine.map(_slow_identity, None, range(2)))  # type: ignore[arg-type]
+
+
+def test_engine_options_are_checked() -> None:
+    with pytest.raises(InputError, match="unknown engine"):
+        make_engine("spark", 1)
+    with pytest.raises(InputError, match="--scheduler needs --engine dask"):
+        make_engine("local", 1, "tcp://127.0.0.1:8786")
+    with pytest.raises(InputError, match="at least 1"):
+        make_engine("dask", 0)
