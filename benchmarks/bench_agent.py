@@ -52,17 +52,22 @@ def main() -> int:
             results["replay"].append(timed(["run", "slice-generation"], env, ws))
     med = {k: statistics.median(v) for k, v in results.items()}
     overhead = med["replay"] - med["generate"]
-    print(f"esdh-agent --help                        {med['help']:.3f} s  "
-          f"(goal < {GOALS['help_s']} s: {'PASS' if med['help'] < GOALS['help_s'] else 'MISS'})")
+    print(
+        f"esdh-agent --help                        {med['help']:.3f} s  "
+        f"(goal < {GOALS['help_s']} s: {'PASS' if med['help'] < GOALS['help_s'] else 'MISS'})"
+    )
     print(f"esdh-agent generate (baseline plan)      {med['generate']:.3f} s")
     print(f"esdh-agent run slice-generation (replay) {med['replay']:.3f} s")
-    print(f"agent overhead over generate             {overhead:.3f} s  "
-          f"(goal < {GOALS['overhead_s']} s: "
-          f"{'PASS' if overhead < GOALS['overhead_s'] else 'MISS'})")
+    print(
+        f"agent overhead over generate             {overhead:.3f} s  "
+        f"(goal < {GOALS['overhead_s']} s: "
+        f"{'PASS' if overhead < GOALS['overhead_s'] else 'MISS'})"
+    )
     print(f"median of {repeat} fresh-process run(s) each")
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, "median": med,
-                                         "overhead_s": overhead}, indent=2))
+        args.json.write_text(
+            json.dumps({"runs": results, "median": med, "overhead_s": overhead}, indent=2)
+        )
     return 0
 
 
