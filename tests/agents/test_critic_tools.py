@@ -120,7 +120,7 @@ def test_check_reports_stale_orphaned_and_secret_bearing(cli: Cli, workspace: Wo
     data["interactions"].append(extra)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with path.open("a") as handle:
-        handle.write("# Authorization: Bearer abcdefghijklmnopqrstu\n")
+        handle.write("# Authorization: " + "Bearer " + "abcdefghijklmnopqrstu\n")  # a planted token
     result = cli("cassettes", "check", "--json")
     assert result.code == 1
     reports = {r["name"]: r for r in json.loads(result.out)}

