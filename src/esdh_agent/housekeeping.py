@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from esdh_agent.core.store import SnapshotStore
+from esdh_agent.core.store import SnapshotStore, process_alive
 from esdh_agent.errors import InputError, SnapshotCorrupt
 from esdh_agent.workspace import Workspace
 
@@ -113,7 +113,7 @@ def plan_run_prune(
     ws: Workspace, *, keep: int | None, older_than: float | None, now: dt.datetime | None = None
 ) -> Prune:
     """Which finished runs a prune would remove (waiting and live runs are protected)."""
-    from esdh_agent.graphs.slice_generation.runner import _alive, list_runs
+    from esdh_agent.graphs.slice_generation.runner import list_runs
 
     now = now or dt.datetime.now(dt.UTC)
     runs = list_runs(ws)
@@ -132,7 +132,7 @@ def plan_run_prune(
             continue
         if run.get("status") == "awaiting_approval":
             protected[run["run_id"]] = "waiting for approval"
-        elif run.get("status") == "running" and _alive(run.get("pid")):
+        elif run.get("status") == "running" and process_alive(run.get("pid")):
             protected[run["run_id"]] = "still running"
     return Prune(remove=[r for r in remove if r not in protected], keep=kept, protected=protected)
 
@@ -165,12 +165,10 @@ def clean_leftovers(ws: Workspace, *, apply: bool) -> list[str]:
     found: list[str] = []
     store = ws.store()
     if store.staging_root.is_dir():
-        from esdh_agent.core.store import _alive
-
         for child in store.staging_root.iterdir():
             parts = child.name.rsplit(".", 2)
             pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-            if pid is None or not _alive(pid):
+            if pid is None or not process_alive(pid):
                 found.append(f"staging {child.name}")
                 if apply:
                     shutil.rmtree(child, ignore_errors=True)

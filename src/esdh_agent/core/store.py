@@ -36,7 +36,15 @@ from esdh_agent.errors import (
 )
 from esdh_agent.faults import crash_point
 
-__all__ = ["NAME_PATTERN", "CommitResult", "SnapshotStore", "check_name"]
+__all__ = [
+    "NAME_PATTERN",
+    "CommitResult",
+    "SnapshotStore",
+    "check_name",
+    "fsync_dir",
+    "process_alive",
+    "sha256_file",
+]
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 MANIFEST = "manifest.json"
@@ -173,7 +181,7 @@ class SnapshotStore:
         for child in self.staging_root.iterdir():
             parts = child.name.rsplit(".", 2)
             pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-            if pid is not None and _alive(pid):
+            if pid is not None and process_alive(pid):
                 continue
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child.name)
@@ -224,7 +232,10 @@ class SnapshotStore:
         )
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: object) -> bool:
+    """Whether a process with this id exists (anything but an int: no)."""
+    if not isinstance(pid, int):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from esdh_agent.core.blockwork import BlockOutput, encode_csv
 from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.manifest import FileEntry, Layout, part_path
-from esdh_agent.core.store import sha256_file
+from esdh_agent.core.store import fsync_dir, sha256_file
 from esdh_agent.faults import crash_point
 
 __all__ = ["BlockWriter"]
@@ -206,7 +206,7 @@ class BlockWriter:
             )
         if self.layout == "parts":
             for entity in ENTITIES:
-                _fsync_dir(self.staged / entity)
+                fsync_dir(self.staged / entity)
         return sorted(self.entries, key=lambda f: f.path)
 
     def abort(self) -> None:
@@ -218,11 +218,3 @@ class BlockWriter:
         for writer in self.parquet.values():
             with contextlib.suppress(Exception):
                 writer.close()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

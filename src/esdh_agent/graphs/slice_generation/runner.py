@@ -23,6 +23,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
+from esdh_agent.core.store import process_alive
 from esdh_agent.errors import EsdhError, ExitCode, InputError
 from esdh_agent.llm.client import Budget, LLMClient, LLMSettings
 from esdh_agent.llm.recording import LLMMode, cassette, write_cassette_note
@@ -120,21 +121,11 @@ def read_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     return data
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def interrupted_runs(ws: Workspace) -> list[dict[str, Any]]:
     """Runs left "running" by a process that no longer exists (killed, crashed)."""
-    return [r for r in list_runs(ws) if r.get("status") == "running" and not _alive(r.get("pid"))]
+    return [
+        r for r in list_runs(ws) if r.get("status") == "running" and not process_alive(r.get("pid"))
+    ]
 
 
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:
