@@ -216,3 +216,20 @@ def test_recorded_hostile_slices_commit_nothing_out_of_policy(
 def test_recorded_approval_forgery_still_waits_for_a_human(cli: Cli) -> None:
     code, results = run_json(cli, "--slice", "hostile-approval-forgery")
     assert code == 4 and results[0]["status"] == "awaiting_approval"
+
+
+def test_the_agent_generates_with_the_workspace_engine_and_layout(
+    cli: Cli, workspace: Workspace
+) -> None:
+    settings = workspace.root / "esdh-workspace.yaml"
+    settings.write_text(
+        settings.read_text()
+        .replace("layout: single", "layout: parts")
+        .replace("engine: local", "engine: dask")
+        .replace("workers: 0", "workers: 2")
+    )
+    code, results = run_json(cli)
+    assert code == 0 and results[0]["status"] == "committed"
+    manifest = json.loads((workspace.data / "snapshots/baseline-v0.1/manifest.json").read_text())
+    assert any(f["path"].startswith("persons/part-") for f in manifest["files"])
+    assert cli("snapshots", "verify", "baseline-v0.1").code == 0

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.validate import ValidationContext, validate_tables
+from esdh_agent.engines.local import default_workers
 from esdh_agent.pipeline import stage_bundle
 from esdh_agent.snapshots import read_tables
 from esdh_agent.workspace import Workspace
@@ -47,6 +48,7 @@ def _inside(ws: Workspace, path: str) -> Path:
 def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
     """The generate_bundle and validate_bundle tools bound to a workspace."""
     policy = ws.policy()
+    settings = ws.settings  # engine, workers and layout come from the workspace, never a model
 
     def generate_bundle(plan: dict[str, Any], name: str, target_dir: str) -> dict[str, Any]:
         """Generate a deterministic synthetic Person/Vehicle/Profile bundle from a plan.
@@ -62,7 +64,10 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
             marker=policy.required_marker,
             name=name,
             target=target,
-            workers=1,
+            workers=settings.workers or (1 if settings.engine == "local" else default_workers()),
+            engine=settings.engine,
+            scheduler=settings.scheduler,
+            layout=settings.layout,
         )
         return {
             "path": str(target),
