@@ -15,27 +15,20 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.types import Command
 
-from esdh_agent.agents.context import load_agent_workspace
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import policy_violations
-from esdh_agent.graphs.slice_generation.graph import build_graph
-from esdh_agent.graphs.slice_generation.state import RunContext
-from esdh_agent.llm.fake import ScriptedLLM
-from esdh_agent.llm.transcript import Transcript, read_transcript
-from esdh_agent.tools.bundle import bundle_tools
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import REPO
+from tests.scripted import ScriptedRun
+from tests.scripted import run_scripted as _run_scripted
 
 PROMPTS = Path(__file__).parent / "prompts"
 HOSTILE = sorted(p.stem for p in PROMPTS.glob("*.md"))
@@ -66,45 +59,11 @@ def hostile_ws(workspace: Workspace) -> Workspace:
 # -- running the graph with a scripted model ---------------------------------------------------
 
 
-@dataclass
-class ScriptedRun:
-    state: dict[str, Any]
-    interrupts: list[Any]
-    llm: ScriptedLLM
-    events: list[dict[str, Any]]
-    resume: Callable[[dict[str, Any]], ScriptedRun]
-
-
 def run_scripted(
     ws: Workspace, slice_id: str, script: dict[str, list[Any]], run_id: str = "run-1"
 ) -> ScriptedRun:
-    """Run ``slice_id`` through the compiled graph; the model answers from ``script``."""
-    aw = load_agent_workspace(ws)
-    llm = ScriptedLLM(script)
-    run_dir = ws.data / "runs" / run_id
-    context = RunContext(
-        aw=aw,
-        llm=llm,  # type: ignore[arg-type]
-        transcript=Transcript(run_dir / "transcript.jsonl", run_id),
-        tools=bundle_tools(ws),
-        run_dir=run_dir,
-        provenance={"run": "hostile"},
-    )
-    graph = build_graph().compile(checkpointer=InMemorySaver())
-    config: Any = {"configurable": {"thread_id": run_id}}
-
-    def invoke(payload: Any) -> ScriptedRun:
-        graph.invoke(payload, config, context=context)
-        snap = graph.get_state(config)
-        return ScriptedRun(
-            dict(snap.values),
-            [i.value for t in snap.tasks for i in t.interrupts],
-            llm,
-            read_transcript(run_dir / "transcript.jsonl"),
-            lambda answer: invoke(Command(resume=answer)),
-        )
-
-    return invoke({"run_id": run_id, "slice_id": slice_id})
+    """Run ``slice_id`` with the hostile model answering from ``script``."""
+    return _run_scripted(ws, slice_id, script, run_id, provenance={"run": "hostile"})
 
 
 # -- what must hold after any run ------------------------------------------------------------
