@@ -35,7 +35,7 @@ from esdh_agent.core.store import SnapshotStore
 from esdh_agent.core.validate import ValidationContext, Validator, check_block
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines.local import available_cpus, default_workers
-from esdh_agent.pipeline import build_snapshot, library_versions
+from esdh_agent.engines.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace
 from yardstick import run_yardstick
 

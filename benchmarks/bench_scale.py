@@ -35,7 +35,7 @@ from bench_core import TreeSampler, fmt_rate, parse_count
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import enforce
 from esdh_agent.engines.local import available_cpus
-from esdh_agent.pipeline import build_snapshot, library_versions
+from esdh_agent.engines.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace, init_workspace
 
 RSS_TARGET_MB = 2000.0

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from esdh_agent.core.plan import EdgeCases, GenerationPlan
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import MARKER

@@ -23,7 +23,7 @@ import uvicorn
 from esdh_agent.api.app import create_app
 from esdh_agent.api.settings import ApiSettings
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
 
 from tests.api.conftest import new_workspace

@@ -70,10 +70,10 @@ def test_show_returns_the_record_and_every_event(
 def test_view_is_501_until_the_html_module_exists(
     runs_client: TestClient, recorded_run: RecordedRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "esdh_agent.transcript_html", None)  # import fails
+    monkeypatch.setitem(sys.modules, "esdh_agent.transcripts.html", None)  # import fails
     response = runs_client.get(f"/runs/{recorded_run.run_id}/view")
     assert_error(response, 501, "not_implemented")
-    monkeypatch.setitem(sys.modules, "esdh_agent.transcript_html", types.ModuleType("empty"))
+    monkeypatch.setitem(sys.modules, "esdh_agent.transcripts.html", types.ModuleType("empty"))
     assert_error(runs_client.get(f"/runs/{recorded_run.run_id}/view"), 501, "not_implemented")
 
 
@@ -86,9 +86,9 @@ def test_view_renders_html_with_the_module(
         seen.append((record, events))
         return f"<!doctype html><title>{record['run_id']}</title><p>{len(events)} events</p>"
 
-    stand_in = types.ModuleType("esdh_agent.transcript_html")
+    stand_in = types.ModuleType("esdh_agent.transcripts.html")
     stand_in.render_run_html = render_run_html  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "esdh_agent.transcript_html", stand_in)
+    monkeypatch.setitem(sys.modules, "esdh_agent.transcripts.html", stand_in)
     response = runs_client.get(f"/runs/{recorded_run.run_id}/view")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -154,8 +154,8 @@ def test_a_run_dir_linked_outside_the_runs_folder_is_not_served(
 
 
 def test_view_with_the_real_renderer(runs_client: TestClient, recorded_run: RecordedRun) -> None:
-    """Once esdh_agent.transcript_html ships, the page is served as it renders it."""
-    pytest.importorskip("esdh_agent.transcript_html")
+    """Once esdh_agent.transcripts.html ships, the page is served as it renders it."""
+    pytest.importorskip("esdh_agent.transcripts.html")
     response = runs_client.get(f"/runs/{recorded_run.run_id}/view")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")

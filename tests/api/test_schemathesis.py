@@ -32,7 +32,7 @@ from schemathesis.checks import (
 from esdh_agent.api.app import create_app
 from esdh_agent.api.settings import ApiSettings
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 
 from tests.api.conftest import RecordedRun
 from tests.conftest import MARKER

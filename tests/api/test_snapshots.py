@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
 
 from tests.api.conftest import assert_error

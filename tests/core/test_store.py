@@ -11,8 +11,8 @@ import pytest
 
 from esdh_agent.core.plan import AgeBand, GenerationPlan
 from esdh_agent.core.store import SnapshotStore, check_name
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.errors import SnapshotConflict, SnapshotNameError, ValidationFailed
-from esdh_agent.pipeline import build_snapshot
 from esdh_agent.snapshots import reproduce, verify
 from esdh_agent.workspace import Workspace
 

@@ -16,7 +16,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
 ws = Workspace.open(Path(sys.argv[1]))
 build_snapshot(GenerationPlan(person_count=300), vocab=ws.vocabulary(), store=ws.store(),

@@ -12,8 +12,8 @@ from esdh_agent.core.blockwork import worker_fingerprint
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.base import in_order
+from esdh_agent.engines.pipeline import BuildResult, build_snapshot
 from esdh_agent.errors import EsdhError, InputError
-from esdh_agent.pipeline import BuildResult, build_snapshot
 from esdh_agent.snapshots import verify
 from esdh_agent.workspace import Workspace
 

@@ -13,7 +13,7 @@ from esdh_agent.core.columns import repeated_rows
 from esdh_agent.core.report import MAX_SAMPLES, Finding
 from esdh_agent.core.validate import KeyHashes, KeyStore, ValidationContext, Validator, check_block
 from esdh_agent.core.vocab import Vocabulary
-from esdh_agent.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import MARKER, small_plan

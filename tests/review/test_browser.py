@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from esdh_agent.cli.transcripts_extra import export_command, write_atomic
-from esdh_agent.transcript_html import render_run_html
+from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.workspace import Workspace
 
 from tests.review.conftest import Runs, load

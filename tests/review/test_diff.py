@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from esdh_agent.transcript_diff import diff_runs, finding_key, flatten, node_usage
+from esdh_agent.transcripts.diff import diff_runs, finding_key, flatten, node_usage
 from esdh_agent.workspace import Workspace
 
 from tests.review.conftest import Runs, load

@@ -8,7 +8,7 @@ import hashlib
 import re
 from typing import Any
 
-from esdh_agent.transcript_html import render_run_html
+from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.workspace import Workspace
 
 from tests.review.conftest import Runs, load

@@ -11,7 +11,7 @@ from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspa
 from esdh_agent.cli.run import BaseUrlOpt
 
 if TYPE_CHECKING:
-    from esdh_agent.cassettes import CassetteReport
+    from esdh_agent.evals.cassettes import CassetteReport
     from esdh_agent.workspace import Workspace
 
 __all__ = ["app"]
@@ -63,8 +63,8 @@ def _as_json(reports: list[CassetteReport]) -> list[dict[str, Any]]:
 def check_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Replay every slice and eval suite against the current prompts; exit 1 on stale,
     orphaned or secret-bearing cassettes."""
-    from esdh_agent.cassettes import check_all
     from esdh_agent.errors import EsdhError
+    from esdh_agent.evals.cassettes import check_all
 
     reports = check_all(open_workspace(workspace))
     if as_json:
@@ -80,7 +80,7 @@ def check_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> N
 
 
 def _record_slice(ws: Workspace, slice_id: str, base_url: str | None) -> str:
-    from esdh_agent.cassettes import _scratch
+    from esdh_agent.evals.cassettes import _scratch
     from esdh_agent.graphs.slice_generation.runner import resume_run, run_slice
 
     with _scratch(ws) as scratch:
@@ -108,8 +108,8 @@ def _record_slice(ws: Workspace, slice_id: str, base_url: str | None) -> str:
 
 def _record_eval(ws: Workspace, critic: str, base_url: str | None) -> None:
     from esdh_agent.agents.context import load_agent_workspace
-    from esdh_agent.cassettes import _scratch
     from esdh_agent.cli.critic import _evaluate, eval_cassette
+    from esdh_agent.evals.cassettes import _scratch
 
     with _scratch(ws) as scratch:
         target = eval_cassette(scratch, critic)
@@ -147,7 +147,7 @@ def record_command(
     """Re-record cassettes from a model server (--base-url; scripts/record_cassettes.py starts
     the local one), then prune interactions nothing uses any more."""
     from esdh_agent.agents.context import load_agent_workspace
-    from esdh_agent.cassettes import check_all, prune_orphans
+    from esdh_agent.evals.cassettes import check_all, prune_orphans
 
     ws = open_workspace(workspace)
     aw = load_agent_workspace(ws)

@@ -21,7 +21,7 @@ from esdh_agent.cli.common import (
 if TYPE_CHECKING:
     from esdh_agent.core.plan import GenerationPlan
     from esdh_agent.core.report import ValidationReport
-    from esdh_agent.pipeline import BuildResult
+    from esdh_agent.engines.pipeline import BuildResult
 
 __all__ = ["generate_command", "load_plan", "validate_command"]
 
@@ -110,8 +110,8 @@ def generate_command(
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
     from esdh_agent.core.policy import enforce
     from esdh_agent.engines.local import available_cpus, default_workers
+    from esdh_agent.engines.pipeline import build_snapshot, check_layout
     from esdh_agent.errors import InputError, ValidationFailed
-    from esdh_agent.pipeline import build_snapshot, check_layout
 
     ws = open_workspace(workspace)
     plan = load_plan(plan_file, {"person_count": persons, "seed": seed, "dataset_version": version})

@@ -9,7 +9,7 @@ import typer
 from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspace, out_console
 
 if TYPE_CHECKING:
-    from esdh_agent.housekeeping import Prune
+    from esdh_agent.snapshots.prune import Prune
 
 __all__ = ["runs_app", "snapshots_prune"]
 
@@ -58,7 +58,8 @@ def snapshots_prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove old snapshots (never one another manifest depends on) and staging leftovers."""
-    from esdh_agent.housekeeping import apply_snapshot_prune, clean_leftovers, plan_snapshot_prune
+    from esdh_agent.graphs.slice_generation.housekeeping import clean_leftovers
+    from esdh_agent.snapshots.prune import apply_snapshot_prune, plan_snapshot_prune
 
     ws = open_workspace(workspace)
     prune = plan_snapshot_prune(ws.store(), keep=keep, older_than=older_than)
@@ -76,7 +77,11 @@ def runs_prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove finished runs (transcripts, checkpoints); waiting and live runs are kept."""
-    from esdh_agent.housekeeping import apply_run_prune, clean_leftovers, plan_run_prune
+    from esdh_agent.graphs.slice_generation.housekeeping import (
+        apply_run_prune,
+        clean_leftovers,
+        plan_run_prune,
+    )
 
     ws = open_workspace(workspace)
     prune = plan_run_prune(ws, keep=keep, older_than=older_than)

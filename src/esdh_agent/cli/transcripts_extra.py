@@ -173,7 +173,7 @@ def diff_command(
     as_json: JsonOpt = False,
 ) -> None:
     """What changed between two runs: outcome, plan, validator, verdicts, snapshot, model use."""
-    from esdh_agent.transcript_diff import diff_runs
+    from esdh_agent.transcripts.diff import diff_runs
 
     ws = open_workspace(workspace)
     a, events_a = _load(ws, run_a)
@@ -196,7 +196,7 @@ def export_command(
     """Export a run as one self-contained HTML report (no network needed to open it)."""
     from rich.markup import escape
 
-    from esdh_agent.transcript_html import render_run_html
+    from esdh_agent.transcripts.html import render_run_html
 
     ws = open_workspace(workspace)
     record, events = _load(ws, run_id)

@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.errors import (
     SnapshotConflict,
@@ -34,7 +35,6 @@ from esdh_agent.errors import (
     SnapshotNameError,
     SnapshotNotFound,
 )
-from esdh_agent.faults import crash_point
 
 __all__ = [
     "NAME_PATTERN",

@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from esdh_agent.core.blockwork import BlockOutput, encode_csv
 from esdh_agent.core.contract import ENTITIES, arrow_schema
+from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import FileEntry, Layout, part_path
 from esdh_agent.core.store import fsync_dir, sha256_file
-from esdh_agent.faults import crash_point
 
 __all__ = ["BlockWriter"]
 

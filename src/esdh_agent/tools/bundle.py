@@ -16,7 +16,7 @@ from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.engines.local import default_workers
-from esdh_agent.pipeline import stage_bundle
+from esdh_agent.engines.pipeline import stage_bundle
 from esdh_agent.snapshots import read_tables
 from esdh_agent.workspace import Workspace
 

@@ -25,7 +25,7 @@ from esdh_agent.api.models import RunsResponse
 __all__ = ["RUN_ID_PATTERN", "check_run_id", "router"]
 
 RUN_ID_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,100}")
-HTML_MODULE = "esdh_agent.transcript_html"
+HTML_MODULE = "esdh_agent.transcripts.html"
 SUMMARY_FIELDS = ("run_id", "slice_id", "status", "started_at", "ended_at", "llm_mode")
 # The page may style and script itself inline, but may load or send nothing anywhere.
 VIEW_CSP = (

@@ -19,16 +19,16 @@ from esdh_agent.agents.gate import gate_plan
 from esdh_agent.agents.planner import propose
 from esdh_agent.agents.render import dumps
 from esdh_agent.agents.review import Judge, judge
+from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
-from esdh_agent.faults import crash_point
+from esdh_agent.engines.pipeline import StagedBundle, commit_bundle
 from esdh_agent.graphs.slice_generation.state import (
     CriticTask,
     RunContext,
     SliceInput,
     SliceState,
 )
-from esdh_agent.pipeline import StagedBundle, commit_bundle
 
 __all__ = ["build_graph", "graph"]
 

@@ -33,12 +33,13 @@ from esdh_agent.core.validate import (
     check_block,
     validate_tables,
 )
+from esdh_agent.engines.pipeline import build_snapshot, library_versions
 from esdh_agent.errors import InputError, SnapshotCorrupt
-from esdh_agent.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace
 
 __all__ = [
     "Reproduction",
+    "VerifyResult",
     "diff_snapshots",
     "read_tables",
     "reproduce",

@@ -31,6 +31,7 @@ from esdh_agent.core.contract import (
     arrow_schema,
     contract_documents,
 )
+from esdh_agent.core.faults import crash_point
 from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.core.layout import BLOCK_SIZE, compile_layout
 from esdh_agent.core.manifest import (
@@ -50,7 +51,6 @@ from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.writer import BlockWriter
 from esdh_agent.errors import InputError, SnapshotError, ValidationFailed
-from esdh_agent.faults import crash_point
 
 __all__ = [
     "FORMATS",

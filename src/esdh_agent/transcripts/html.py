@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from itertools import zip_longest
 from typing import Any
 
-from esdh_agent.transcript_diff import (
+from esdh_agent.transcripts.diff import (
     USAGE_KEYS,
     critic_of,
     finding_key,

@@ -25,6 +25,7 @@ from esdh_agent.core.yamlio import load_model
 from esdh_agent.errors import InputError, WorkspaceError
 
 __all__ = [
+    "ENV_VAR",
     "MARKER_FILE",
     "TEMPLATE_ENTRIES",
     "Workspace",
@@ -125,7 +126,7 @@ def template_root() -> Path:
     packaged = resources.files("esdh_agent") / "_workspace"
     if packaged.is_dir():
         return Path(str(packaged))
-    source_root = Path(__file__).resolve().parents[2]
+    source_root = Path(__file__).resolve().parents[3]
     if (source_root / MARKER_FILE).is_file() and (source_root / "governance").is_dir():
         return source_root
     raise WorkspaceError("the packaged workspace template is missing from this install")

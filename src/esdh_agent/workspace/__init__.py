@@ -1,0 +1,23 @@
+"""Workspaces: discovery, settings, ``init``, and the one source of every path inside one."""
+
+from esdh_agent.workspace.discovery import (
+    ENV_VAR,
+    MARKER_FILE,
+    TEMPLATE_ENTRIES,
+    Workspace,
+    WorkspaceSettings,
+    find_workspace,
+    init_workspace,
+    template_root,
+)
+
+__all__ = [
+    "ENV_VAR",
+    "MARKER_FILE",
+    "TEMPLATE_ENTRIES",
+    "Workspace",
+    "WorkspaceSettings",
+    "find_workspace",
+    "init_workspace",
+    "template_root",
+]
