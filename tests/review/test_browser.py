@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from esdh_agent.cli.transcripts_extra import export_command, write_atomic
+from esdh_agent.cli.transcripts_extra import export_command, write_report
 from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.workspace import Workspace
 
@@ -139,7 +139,7 @@ def test_report_renders_filters_and_screenshots(
 
 
 def test_injected_markup_stays_text_in_the_browser(browser: Browser, tmp_path: Path) -> None:
-    report = write_atomic(tmp_path / "evil.html", render_run_html(*_evil_run()))
+    report = write_report(tmp_path / "evil.html", render_run_html(*_evil_run()))
     page = browser.open(report)
     assert page.evaluate("() => document.scripts.length") == 1
     assert page.evaluate("() => document.images.length") == 0

@@ -31,7 +31,7 @@ critic_app.add_typer(cases_app, name="cases")
 
 
 def eval_cassette(ws: Workspace, critic: str) -> Path:
-    return ws.root / "cassettes" / "evals" / f"{critic}.yaml"
+    return ws.paths.eval_cassette(critic)
 
 
 @contextlib.contextmanager
@@ -45,35 +45,22 @@ def _client(
     record_command: str,
 ) -> Iterator[LLMClient]:
     """An LLM client for a side job, its transcript under data/evals/, inside its cassette."""
-    from esdh_agent.graphs.slice_generation.runner import llm_settings
-    from esdh_agent.llm.client import Budget, LLMClient
-    from esdh_agent.llm.recording import cassette, write_cassette_note
+    from esdh_agent.agents.session import llm_session
     from esdh_agent.llm.transcript import Transcript
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    transcript = Transcript(ws.data / "evals" / f"{stamp}-{label}" / "transcript.jsonl", label)
-    settings = llm_settings(aw, mode, base_url)
-    shown = None
-    if cassette_path is not None:
-        with contextlib.suppress(ValueError):
-            shown = cassette_path.relative_to(ws.root).as_posix()
-    client = LLMClient(
-        settings,
-        Budget(aw.index.budgets),
-        transcript,
+    transcript = Transcript(ws.paths.eval_transcript(f"{stamp}-{label}"), label)
+    with llm_session(
+        ws,
+        aw,
+        mode=mode,
+        base_url=base_url,
+        transcript=transcript,
         label=label,
-        cassette_path=shown or (str(cassette_path) if cassette_path else None),
+        cassette_path=cassette_path,
         record_command=record_command,
-    )
-    if cassette_path is None:
-        yield client
-        return
-    with cassette(mode, cassette_path, fresh=False, label=label):
-        yield client
-    if mode == "record":
-        write_cassette_note(
-            cassette_path, base_url=settings.base_url, models=sorted(client.models_used)
-        )
+    ) as session:
+        yield session.client
 
 
 def _template_at(ws: Workspace, rev: str, critic: str, folder: Path) -> tuple[CriticTemplate, Path]:

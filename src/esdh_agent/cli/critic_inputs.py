@@ -19,11 +19,11 @@ def inputs_from_run(ws: Workspace, run_id: str) -> tuple[Judge, str]:
 
     from esdh_agent.agents.context import load_agent_workspace
     from esdh_agent.graphs.slice_generation.graph import build_graph
-    from esdh_agent.graphs.slice_generation.runner import _checkpointer, read_run
+    from esdh_agent.graphs.slice_generation.runner import checkpointer, read_run
 
     record = read_run(ws, run_id)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}}
-    with _checkpointer(ws) as saver:
+    with checkpointer(ws) as saver:
         values = build_graph().compile(checkpointer=saver).get_state(config).values
     if not values.get("validation") or not values.get("profile"):
         raise InputError(

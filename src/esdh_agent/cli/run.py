@@ -355,7 +355,7 @@ def transcripts_show(
 
     ws = open_workspace(workspace)
     record = read_run(ws, run_id)
-    events = read_transcript(ws.data / "runs" / run_id / "transcript.jsonl")
+    events = read_transcript(ws.paths.transcript(run_id))
     if as_json:
         emit_json({"run": record, "events": events})
         return

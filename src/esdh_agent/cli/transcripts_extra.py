@@ -8,10 +8,7 @@ commands so ``esdh-agent --help`` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,7 +23,7 @@ if TYPE_CHECKING:
 
     from esdh_agent.workspace import Workspace
 
-__all__ = ["diff_command", "export_command", "write_atomic"]
+__all__ = ["diff_command", "export_command", "write_report"]
 
 
 def _load(ws: Workspace, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -36,7 +33,7 @@ def _load(ws: Workspace, run_id: str) -> tuple[dict[str, Any], list[dict[str, An
     from esdh_agent.llm.transcript import read_transcript
 
     record = read_run(ws, run_id)
-    path = ws.data / "runs" / run_id / "transcript.jsonl"
+    path = ws.paths.transcript(run_id)
     try:
         events = read_transcript(path)
     except (ValueError, OSError) as exc:
@@ -44,11 +41,12 @@ def _load(ws: Workspace, run_id: str) -> tuple[dict[str, Any], list[dict[str, An
     return record, events
 
 
-def write_atomic(path: Path, text: str) -> Path:
+def write_report(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file in the same directory and a rename.
 
     A reader never sees a half-written report, and a failure leaves no temporary file.
     """
+    from esdh_agent.core.store import write_atomic
     from esdh_agent.errors import InputError
 
     target = path.expanduser()
@@ -57,19 +55,9 @@ def write_atomic(path: Path, text: str) -> Path:
     parent = target.parent
     if not parent.is_dir():
         raise InputError(f"cannot write {target}: directory {parent} does not exist")
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        write_atomic(target, text)
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
 
@@ -201,6 +189,6 @@ def export_command(
     ws = open_workspace(workspace)
     record, events = _load(ws, run_id)
     page = render_run_html(record, events)
-    target = write_atomic(html, page)
+    target = write_report(html, page)
     size = len(page.encode("utf-8"))
     _out().print(f"wrote {escape(str(target))} ({size:,} bytes, {len(events)} events)")

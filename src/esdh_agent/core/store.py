@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "fsync_dir",
     "process_alive",
     "sha256_file",
+    "write_atomic",
 ]
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -74,6 +76,24 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(target: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write ``text`` to ``target`` so readers see the old file or the whole new one: a
+    temporary file beside it, fsynced, then renamed over it. OSError propagates; the
+    temporary file never stays behind."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def fsync_tree(path: Path) -> None:

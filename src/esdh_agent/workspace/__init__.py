@@ -10,12 +10,14 @@ from esdh_agent.workspace.discovery import (
     init_workspace,
     template_root,
 )
+from esdh_agent.workspace.paths import WorkspacePaths
 
 __all__ = [
     "ENV_VAR",
     "MARKER_FILE",
     "TEMPLATE_ENTRIES",
     "Workspace",
+    "WorkspacePaths",
     "WorkspaceSettings",
     "find_workspace",
     "init_workspace",

@@ -23,6 +23,7 @@ from esdh_agent.core.store import SnapshotStore
 from esdh_agent.core.vocab import Vocabulary, load_vocabulary
 from esdh_agent.core.yamlio import load_model
 from esdh_agent.errors import InputError, WorkspaceError
+from esdh_agent.workspace.paths import WorkspacePaths
 
 __all__ = [
     "ENV_VAR",
@@ -78,7 +79,12 @@ class Workspace:
 
     @property
     def data(self) -> Path:
-        return self.root / "data"
+        return self.paths.data
+
+    @property
+    def paths(self) -> WorkspacePaths:
+        """Every location inside this workspace (runs, checkpoints, cassettes, …)."""
+        return WorkspacePaths(self.root)
 
     @property
     def policy_path(self) -> Path:

@@ -50,9 +50,11 @@ def check_run_id(run_id: str) -> str:
 
 
 def _run_dir(ctx: ApiContext, run_id: str) -> Path:
-    root = ctx.workspace.data / "runs"
-    path = root / check_run_id(run_id)
-    if not (path / "run.json").is_file() or not path.resolve().is_relative_to(root.resolve()):
+    paths = ctx.workspace.paths
+    path = paths.run_dir(check_run_id(run_id))
+    if not paths.run_record(run_id).is_file() or not path.resolve().is_relative_to(
+        paths.runs.resolve()
+    ):
         raise ApiError(404, "not_found", f"no run {run_id!r}")
     return path
 
@@ -61,10 +63,10 @@ def _load(ctx: ApiContext, run_id: str) -> tuple[dict[str, Any], list[dict[str, 
     from esdh_agent.graphs.slice_generation.runner import read_run
     from esdh_agent.llm.transcript import read_transcript
 
-    path = _run_dir(ctx, run_id)
+    _run_dir(ctx, run_id)
     try:
         record = read_run(ctx.workspace, run_id)
-        events = read_transcript(path / "transcript.jsonl")
+        events = read_transcript(ctx.workspace.paths.transcript(run_id))
     except ValueError:
         raise ApiError(500, "run_corrupt", f"run {run_id!r} has an unreadable record") from None
     return record, events

@@ -28,7 +28,7 @@ def plan_run_prune(
         (
             r["run_id"],
             stamp_time(r.get("ended_at") or r.get("started_at")),
-            (ws.data / "runs" / r["run_id"] / "run.json").stat().st_mtime,
+            ws.paths.run_record(r["run_id"]).stat().st_mtime,
         )
         for r in runs
     ]
@@ -45,7 +45,7 @@ def plan_run_prune(
 
 
 def _delete_threads(ws: Workspace, thread_ids: list[str]) -> None:
-    path = ws.data / "checkpoints.sqlite"
+    path = ws.paths.checkpoints
     if not path.exists() or not thread_ids:
         return
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -61,7 +61,7 @@ def _delete_threads(ws: Workspace, thread_ids: list[str]) -> None:
 
 def apply_run_prune(ws: Workspace, prune: Prune) -> None:
     for run_id in prune.remove:
-        shutil.rmtree(ws.data / "runs" / run_id, ignore_errors=True)
+        shutil.rmtree(ws.paths.run_dir(run_id), ignore_errors=True)
     _delete_threads(ws, prune.remove)
 
 
@@ -80,11 +80,11 @@ def clean_leftovers(ws: Workspace, *, apply: bool) -> list[str]:
     runs = {r["run_id"]: r for r in list_runs(ws)}
     for run_id, run in runs.items():
         if run.get("status") in ("committed", "unchanged", "refused", "rejected"):
-            for bundle in sorted((ws.data / "runs" / run_id).glob("bundle-r*")):
+            for bundle in sorted(ws.paths.run_dir(run_id).glob("bundle-r*")):
                 found.append(f"bundle {run_id}/{bundle.name}")
                 if apply:
                     shutil.rmtree(bundle, ignore_errors=True)
-    orphans = _checkpoint_threads(ws.data / "checkpoints.sqlite") - set(runs)
+    orphans = _checkpoint_threads(ws.paths.checkpoints) - set(runs)
     found += [f"checkpoints of deleted run {t}" for t in sorted(orphans)]
     if apply:
         _delete_threads(ws, sorted(orphans))

@@ -22,20 +22,20 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
-from esdh_agent.core.store import process_alive
+from esdh_agent.agents.context import load_agent_workspace
+from esdh_agent.agents.session import llm_session
+from esdh_agent.core.store import process_alive, write_atomic
 from esdh_agent.errors import EsdhError, ExitCode, InputError
-from esdh_agent.llm.client import Budget, LLMClient, LLMSettings
-from esdh_agent.llm.recording import LLMMode, cassette, write_cassette_note
+from esdh_agent.llm.recording import LLMMode
 from esdh_agent.llm.transcript import Transcript
 from esdh_agent.tools.bundle import bundle_tools
 from esdh_agent.workspace import Workspace
 
 __all__ = [
     "RunResult",
+    "checkpointer",
     "interrupted_runs",
     "list_runs",
-    "llm_settings",
     "read_run",
     "resume_run",
     "run_slice",
@@ -65,34 +65,9 @@ class RunResult:
         return int(EXIT_BY_STATUS.get(self.status, ExitCode.ERROR))
 
 
-def llm_settings(aw: AgentWorkspace, mode: LLMMode, base_url: str | None) -> LLMSettings:
-    defaults = aw.index.llm
-    return LLMSettings(
-        mode=mode,
-        base_url=base_url or os.environ.get("ESDH_LLM_BASE_URL") or defaults.base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") if mode != "replay" else None,
-        temperature=defaults.temperature,
-        seed=defaults.seed,
-        max_tokens=defaults.max_tokens,
-        timeout_seconds=defaults.timeout_seconds,
-        max_retries=defaults.max_retries,
-        backoff_seconds=defaults.backoff_seconds,
-        backoff_max_seconds=defaults.backoff_max_seconds,
-        retry_after_max_seconds=defaults.retry_after_max_seconds,
-    )
-
-
-def _runs_dir(ws: Workspace) -> Path:
-    return ws.data / "runs"
-
-
 def _new_run_id(slice_id: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{slice_id}-{secrets.token_hex(3)}"
-
-
-def _cassette_path(ws: Workspace, slice_id: str) -> Path:
-    return ws.root / "cassettes" / "slices" / f"{slice_id}.yaml"
 
 
 def _sha256(path: Path) -> str | None:
@@ -100,11 +75,12 @@ def _sha256(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _checkpointer(ws: Workspace) -> Iterator[Any]:
+def checkpointer(ws: Workspace) -> Iterator[Any]:
+    """The workspace's SQLite checkpoint saver (thread id = run id), closed on exit."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     ws.data.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(ws.data / "checkpoints.sqlite", check_same_thread=False)
+    conn = sqlite3.connect(ws.paths.checkpoints, check_same_thread=False)
     try:
         yield SqliteSaver(conn)
     finally:
@@ -114,7 +90,7 @@ def _checkpointer(ws: Workspace) -> Iterator[Any]:
 def read_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise InputError(f"invalid run id {run_id!r}")
-    path = _runs_dir(ws) / run_id / "run.json"
+    path = ws.paths.run_record(run_id)
     if not path.is_file():
         raise InputError(f"no run {run_id!r}", hint="`esdh-agent transcripts list` shows runs")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -129,7 +105,7 @@ def interrupted_runs(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:
-    root = _runs_dir(ws)
+    root = ws.paths.runs
     if not root.is_dir():
         return []
     runs = []
@@ -140,9 +116,7 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _write_run(run_dir: Path, data: dict[str, Any]) -> None:
-    tmp = run_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / "run.json")
+    write_atomic(run_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _append_decision(ws: Workspace, run_id: str, slice_id: str, approval: dict[str, Any]) -> None:
@@ -213,31 +187,19 @@ def _execute(
 
     aw = load_agent_workspace(ws)
     aw.slice(slice_id)
-    run_dir = _runs_dir(ws) / run_id
+    paths = ws.paths
+    run_dir = paths.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    transcript = Transcript(run_dir / "transcript.jsonl", run_id)
-    settings = llm_settings(aw, mode, base_url)
-    cassette_path = _cassette_path(ws, slice_id)
-    budget = Budget(aw.index.budgets)
-    label = slice_id
-    rel_cassette = cassette_path.relative_to(ws.root).as_posix()
-    llm = LLMClient(settings, budget, transcript, label=label, cassette_path=rel_cassette)
+    transcript = Transcript(paths.transcript(run_id), run_id)
+    cassette_path = paths.slice_cassette(slice_id)
     provenance = {
         "llm_mode": mode,
-        "cassette": rel_cassette if mode != "live" else None,
+        "cassette": paths.relative(cassette_path) if mode != "live" else None,
         "cassette_sha256": _sha256(cassette_path) if mode == "replay" else None,
         "slice_version": aw.slice(slice_id).meta.version,
         "slice_sha256": aw.slice(slice_id).doc.sha256,
         "hashes": aw.hashes,
     }
-    context = RunContext(
-        aw=aw,
-        llm=llm,
-        transcript=transcript,
-        tools=bundle_tools(ws),
-        run_dir=run_dir,
-        provenance=provenance,
-    )
     record.update(
         run_id=run_id,
         slice_id=slice_id,
@@ -253,14 +215,41 @@ def _execute(
     state: dict[str, Any] = {}
     status = "failed"
     error: EsdhError | None = None
+    session = llm_session(
+        ws,
+        aw,
+        mode=mode,
+        base_url=base_url,
+        transcript=transcript,
+        label=slice_id,
+        cassette_path=cassette_path,
+        fresh=fresh,
+        note_models=[aw.model_for("planner"), aw.model_for("critic")],
+    )
+    calls = tokens = 0
+    models: set[str] = set()
     try:
-        with cassette(mode, cassette_path, fresh=fresh, label=slice_id), _checkpointer(ws) as saver:
-            graph = build_graph().compile(checkpointer=saver)
-            for chunk in graph.stream(graph_input, config, context=context, stream_mode="updates"):
-                for node, update in chunk.items():
-                    if progress:
-                        progress(node, update if isinstance(update, dict) else {})
-            snapshot = graph.get_state(config)
+        with session as llm, checkpointer(ws) as saver:
+            context = RunContext(
+                aw=aw,
+                llm=llm.client,
+                transcript=transcript,
+                tools=bundle_tools(ws),
+                run_dir=run_dir,
+                provenance=provenance,
+            )
+            try:
+                graph = build_graph().compile(checkpointer=saver)
+                for chunk in graph.stream(
+                    graph_input, config, context=context, stream_mode="updates"
+                ):
+                    for node, update in chunk.items():
+                        if progress:
+                            progress(node, update if isinstance(update, dict) else {})
+                snapshot = graph.get_state(config)
+            finally:
+                calls, tokens = llm.budget.calls, llm.budget.tokens
+                models = set(llm.client.models_used)
             state = dict(snapshot.values)
             waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
             if waiting:
@@ -269,12 +258,6 @@ def _execute(
             else:
                 status = state.get("outcome") or "failed"
                 record.pop("awaiting", None)
-        if mode == "record":
-            write_cassette_note(
-                cassette_path,
-                base_url=settings.base_url,
-                models=[aw.model_for("planner"), aw.model_for("critic")],
-            )
     except EsdhError as exc:
         error = exc
         state = state or {}
@@ -297,9 +280,9 @@ def _execute(
     record.update(_summary(state, status))
     before = record.get("llm") or {}
     record["llm"] = {
-        "calls": before.get("calls", 0) + budget.calls,
-        "tokens": before.get("tokens", 0) + budget.tokens,
-        "models": sorted(set(before.get("models", [])) | llm.models_used),
+        "calls": before.get("calls", 0) + calls,
+        "tokens": before.get("tokens", 0) + tokens,
+        "models": sorted(set(before.get("models", [])) | models),
     }
     if status != "awaiting_approval":
         record["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
