@@ -54,12 +54,6 @@ def load_plan(path: Path | None, overrides: dict[str, Any]) -> GenerationPlan:
     )
 
 
-def _formats(value: str | None, default: list[str]) -> tuple[str, ...]:
-    if value is None:
-        return tuple(default)
-    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
-
-
 def generate_command(
     plan_file: Annotated[
         Path | None,
@@ -109,24 +103,22 @@ def generate_command(
 ) -> None:
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
     from esdh_agent.core.policy import enforce
-    from esdh_agent.engines.local import available_cpus, default_workers
-    from esdh_agent.engines.pipeline import build_snapshot, check_layout
-    from esdh_agent.errors import InputError, ValidationFailed
+    from esdh_agent.engines.options import ExecutionOptions
+    from esdh_agent.engines.pipeline import build_snapshot
+    from esdh_agent.errors import ValidationFailed
 
     ws = open_workspace(workspace)
     plan = load_plan(plan_file, {"person_count": persons, "seed": seed, "dataset_version": version})
     policy = ws.policy()
     enforce(policy, plan, str(plan_file) if plan_file else "plan")
-    if workers is not None and workers < 1:
-        raise InputError("--workers must be at least 1")
-    kind = (engine or ws.settings.engine).strip().lower()
-    if scheduler is not None and kind != "dask":
-        raise InputError("--scheduler needs --engine dask")
-    address = scheduler or (ws.settings.scheduler if kind == "dask" else None)
-    # A Dask cluster is asked for explicitly: one worker per CPU unless told otherwise.
-    fallback = available_cpus() if kind == "dask" else default_workers()
-    n_workers = workers or ws.settings.workers or fallback
-    files_layout = check_layout((layout or ws.settings.layout).strip().lower())
+    options = ExecutionOptions.resolve(
+        ws.settings,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        layout=layout,
+        formats=formats,
+    )
     snapshot = name or plan.dataset_version
     console = err_console()
     progress_cb, progress = _progress(console, enabled=not as_json)
@@ -137,13 +129,13 @@ def generate_command(
             store=ws.store(),
             marker=policy.required_marker,
             name=snapshot,
-            formats=_formats(formats, list(ws.settings.formats)),
-            workers=n_workers,
+            formats=options.formats,
+            workers=options.workers,
             provenance={"command": "generate", "tool": "esdh-agent"},
             progress=progress_cb,
-            engine=kind,
-            scheduler=address,
-            layout=files_layout,
+            engine=options.engine,
+            scheduler=options.scheduler,
+            layout=options.layout,
         )
     except ValidationFailed as exc:
         if progress is not None:

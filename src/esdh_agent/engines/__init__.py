@@ -16,8 +16,9 @@ __all__ = ["ENGINES", "Engine", "make_engine"]
 
 def make_engine(kind: str, workers: int, scheduler: str | None = None) -> Engine[Any, Any]:
     """The engine named ``kind`` with ``workers`` processes (or an existing Dask scheduler)."""
-    if kind not in ENGINES:
-        raise InputError(f"unknown engine {kind!r}", hint=f"use {' or '.join(ENGINES)}")
+    from esdh_agent.engines.options import check_engine
+
+    check_engine(kind)
     if workers < 1:
         raise InputError("--workers must be at least 1")
     if kind == "local":

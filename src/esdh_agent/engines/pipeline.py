@@ -35,11 +35,9 @@ from esdh_agent.core.faults import crash_point
 from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.core.layout import BLOCK_SIZE, compile_layout
 from esdh_agent.core.manifest import (
-    LAYOUTS,
     BlockEntry,
     EntityEntry,
     FileEntry,
-    Layout,
     Manifest,
     content_hash,
 )
@@ -49,16 +47,15 @@ from esdh_agent.core.store import CommitResult, SnapshotStore, check_name
 from esdh_agent.core.validate import ValidationContext, Validator
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines import make_engine
+from esdh_agent.engines.options import check_formats, check_layout
 from esdh_agent.engines.writer import BlockWriter
-from esdh_agent.errors import InputError, SnapshotError, ValidationFailed
+from esdh_agent.errors import SnapshotError, ValidationFailed
 
 __all__ = [
-    "FORMATS",
     "VALUE_LIBRARIES",
     "BuildResult",
     "StagedBundle",
     "build_snapshot",
-    "check_layout",
     "commit_bundle",
     "contract_hash",
     "invalid",
@@ -68,7 +65,6 @@ __all__ = [
     "stage_bundle",
 ]
 
-FORMATS = ("csv", "json", "parquet")
 Progress = Callable[[int, int], None]
 
 
@@ -94,23 +90,6 @@ def metadata_bytes(plan: GenerationPlan, rows: dict[str, int]) -> bytes:
         f"{plan.plan_hash()[:16]}.",
     )
     return (json.dumps(meta.model_dump(mode="json"), indent=2) + "\n").encode()
-
-
-def check_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use {', '.join(FORMATS)}")
-    if "csv" not in formats:
-        formats = ("csv", *formats)
-    return tuple(f for f in FORMATS if f in formats)
-
-
-def check_layout(layout: str) -> Layout:
-    """``single`` or ``parts`` (a workspace / command-line choice, never a plan field)."""
-    for known in LAYOUTS:
-        if layout == known:
-            return known
-    raise InputError(f"unknown layout {layout!r}", hint=f"use {' or '.join(LAYOUTS)}")
 
 
 @dataclass
