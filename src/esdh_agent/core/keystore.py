@@ -1,0 +1,144 @@
+"""Key hashes for the whole-dataset uniqueness rule, held within a fixed memory budget.
+
+Blocks hand back ``KeyHashes`` (128-bit hashes of a key column and their row numbers); a
+``KeyStore`` gathers them per key column and spills them to disk, bucket by bucket, once they
+pass its budget, so checking uniqueness never needs every key in memory at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SPILL_BUDGET", "KeyHashes", "KeyStore"]
+
+SPILL_BUDGET = 64 << 20
+"""Bytes of key hashes a validator holds in memory before it spills them to disk."""
+
+
+@dataclass(frozen=True)
+class KeyHashes:
+    """128-bit hashes of one block's key column (null rows left out) and their row numbers."""
+
+    h1: np.ndarray
+    h2: np.ndarray
+    rows: np.ndarray  # 1-based row numbers in the whole entity
+
+
+_KEY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("row", "<i8")])
+_TOP_BITS, _SPLIT_BITS = 6, 4
+
+
+def _bucket(h1: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    return ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.intp)
+
+
+def _partition(records: np.ndarray, shift: int, bits: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(bucket, records) for each non-empty bucket of ``bits`` bits of h1 at ``shift``."""
+    buckets = _bucket(records["h1"], shift, bits)
+    order = np.argsort(buckets, kind="stable")
+    counts = np.bincount(buckets, minlength=1 << bits)
+    start = 0
+    for bucket, count in enumerate(counts.tolist()):
+        if count:
+            yield bucket, records[order[start : start + count]]
+        start += count
+
+
+class KeyStore:
+    """Every block's 128-bit key hashes, per key column, within a fixed memory budget.
+
+    Records (h1, h2, row) go to one of 64 buckets by the top 6 bits of h1, so equal keys
+    always share a bucket and each bucket can be checked on its own. Records stay in memory
+    until they pass ``budget`` bytes, then every bucket is appended to its own file in a
+    private temporary directory under ``directory``. ``buckets`` reads one bucket at a time
+    and splits a file bigger than a quarter of the budget again by the next 4 bits of h1,
+    so checking holds a bounded amount too (unless one key value alone repeats beyond it).
+    """
+
+    def __init__(self, budget: int | None = None, directory: Path | None = None) -> None:
+        self.budget = budget or SPILL_BUDGET
+        self.directory = directory
+        self.names: list[str] = []
+        self.pending: dict[tuple[str, int], list[np.ndarray]] = {}
+        self.held = 0
+        self.path: Path | None = None
+        self.spilled = 0
+
+    def add(self, name: str, keys: KeyHashes) -> None:
+        if name not in self.names:
+            self.names.append(name)
+        records = np.empty(len(keys.h1), dtype=_KEY)
+        records["h1"], records["h2"], records["row"] = keys.h1, keys.h2, keys.rows
+        for bucket, part in _partition(records, 64 - _TOP_BITS, _TOP_BITS):
+            self.pending.setdefault((name, bucket), []).append(part)
+        self.held += records.nbytes
+        if self.held > self.budget:
+            self.flush()
+
+    def _file(self, name: str, bucket: int) -> Path:
+        if self.path is None:
+            # <prefix>.<pid>.<random>: the store's staging clean-up keeps it while we run.
+            self.path = Path(tempfile.mkdtemp(prefix=f".keys.{os.getpid()}.", dir=self.directory))
+            weakref.finalize(self, shutil.rmtree, self.path, True)
+        return self.path / f"{name}.{bucket:02d}"
+
+    def flush(self) -> None:
+        """Append every held bucket to its file and forget it."""
+        for (name, bucket), parts in self.pending.items():
+            with self._file(name, bucket).open("ab") as handle:
+                for part in parts:
+                    handle.write(part.tobytes())
+                    self.spilled += part.nbytes
+        self.pending.clear()
+        self.held = 0
+
+    def buckets(self, name: str) -> Iterator[np.ndarray]:
+        """The records of ``name``, one bucket (or sub-bucket) at a time."""
+        if self.path is not None and self.pending:
+            self.flush()
+        for bucket in range(1 << _TOP_BITS):
+            parts = self.pending.get((name, bucket))
+            if parts is not None:
+                yield np.concatenate(parts)
+            elif self.path is not None and (self.path / f"{name}.{bucket:02d}").exists():
+                yield from self._read(self.path / f"{name}.{bucket:02d}", 64 - _TOP_BITS)
+
+    def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
+        limit = max(self.budget // 4, _KEY.itemsize)
+        size = file.stat().st_size
+        if size <= limit or shift <= 0:
+            yield np.fromfile(file, dtype=_KEY)
+            file.unlink()
+            return
+        shift = max(shift - _SPLIT_BITS, 0)
+        bits = min(_SPLIT_BITS, 64 - shift)
+        subs: set[Path] = set()
+        with file.open("rb") as handle:
+            while len(chunk := np.fromfile(handle, dtype=_KEY, count=limit // _KEY.itemsize)):
+                for sub, part in _partition(chunk, shift, bits):
+                    path = file.with_name(f"{file.name}.{sub:02d}")
+                    with path.open("ab") as out:
+                        out.write(part.tobytes())
+                    subs.add(path)
+        file.unlink()
+        if len(subs) == 1 and next(iter(subs)).stat().st_size == size:
+            yield np.fromfile(next(iter(subs)), dtype=_KEY)  # one key value fills it
+            return
+        for path in sorted(subs):
+            yield from self._read(path, shift)
+
+    def close(self) -> None:
+        """Forget held records and remove the spill directory."""
+        self.pending.clear()
+        self.held = 0
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
