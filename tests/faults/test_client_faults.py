@@ -53,7 +53,7 @@ def make_client(
         label="drill",
     )
     if settled:
-        llm._modes["m"] = "json_object"  # the probe is tested on its own below
+        llm.settled_modes["m"] = "json_object"  # the probe is tested on its own below
     return llm
 
 

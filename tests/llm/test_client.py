@@ -84,7 +84,7 @@ def test_rate_limit_with_retry_after_is_retried(tmp_path: Path) -> None:
     ]
     with fake_openai(script) as server:
         llm = client(server.url, tmp_path)
-        llm._modes["m"] = "json_object"  # skip the probe
+        llm.settled_modes["m"] = "json_object"  # skip the probe
         result = ask(llm)
     assert result.value is not None and len(server.requests) == 3
 
@@ -92,7 +92,7 @@ def test_rate_limit_with_retry_after_is_retried(tmp_path: Path) -> None:
 def test_client_errors_are_not_retried(tmp_path: Path) -> None:
     with fake_openai([status(401)]) as server:
         llm = client(server.url, tmp_path)
-        llm._modes["m"] = "json_object"
+        llm.settled_modes["m"] = "json_object"
         with pytest.raises(LLMError, match="HTTP 401"):
             ask(llm)
     assert len(server.requests) == 1
@@ -101,7 +101,7 @@ def test_client_errors_are_not_retried(tmp_path: Path) -> None:
 def test_server_errors_give_up_after_the_retry_ceiling(tmp_path: Path) -> None:
     with fake_openai([status(500)]) as server:
         llm = client(server.url, tmp_path)
-        llm._modes["m"] = "json_object"
+        llm.settled_modes["m"] = "json_object"
         with pytest.raises(LLMError, match="after 3 attempts"):
             ask(llm)
     assert len(server.requests) == 3

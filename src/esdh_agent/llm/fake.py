@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from esdh_agent.llm.client import CallResult
+from esdh_agent.llm.protocol import CallResult, M, StructuredModel
 
 __all__ = ["ScriptedLLM"]
 
 Answer = dict[str, Any] | str | Callable[[str, str], dict[str, Any] | str]
 
 
-class ScriptedLLM:
-    """Same ``structured`` interface as LLMClient; answers come from ``script``.
+class ScriptedLLM(StructuredModel):
+    """A ``StructuredModel`` like LLMClient; answers come from ``script``.
 
     ``script`` maps a node name (``planner``, ``critic:plan-fidelity``) to a list of answers
     used in order (the last one repeats). An answer is a JSON-able dict, a raw string, or a
@@ -34,11 +34,11 @@ class ScriptedLLM:
         model: str,
         system: str,
         user: str,
-        schema: type[BaseModel],
+        schema: type[M],
         max_reasks: int,
         temperature: float | None = None,
         seed: int | None = None,
-    ) -> CallResult:
+    ) -> CallResult[M]:
         import json
 
         answers = self.script.get(node, [])
