@@ -40,7 +40,7 @@ def run_scripted(
     run_dir = ws.data / "runs" / run_id
     context = RunContext(
         aw=aw,
-        llm=llm,  # type: ignore[arg-type]
+        llm=llm,
         transcript=Transcript(run_dir / "transcript.jsonl", run_id),
         tools=bundle_tools(ws),
         run_dir=run_dir,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from esdh_agent.agents.critics import Check, CriticAnswer, assess, derive_verdict
+from esdh_agent.agents.models import Verdict
 
 PROFILE: dict[str, Any] = {
     "counts": {"persons": 600, "vehicles": 1200, "profiles": 600},
@@ -93,16 +94,16 @@ TRUCKS = {
 }
 
 
-def verdict(a: CriticAnswer | None, blocking: list[str]) -> dict[str, Any]:
+def verdict(a: CriticAnswer | None, blocking: list[str]) -> Verdict:
     return derive_verdict(
         "c", a, threshold=0.5, blocking=blocking, profile=PROFILE, prose=PROSE, pinned=PINS
     )
 
 
 def test_pass_fail_is_derived_not_taken_from_the_model() -> None:
-    assert not verdict(answer(0.9, TRUCKS), ["major"])["passed"]  # verified + blocking
-    assert verdict(answer(0.9, TRUCKS), ["critical"])["passed"]  # verified, not blocking
-    assert not verdict(answer(0.2, TRUCKS), ["critical"])["passed"]  # low score + evidence
-    assert verdict(answer(0.0), ["major"])["passed"]  # low score without evidence
+    assert not verdict(answer(0.9, TRUCKS), ["major"]).passed  # verified + blocking
+    assert verdict(answer(0.9, TRUCKS), ["critical"]).passed  # verified, not blocking
+    assert not verdict(answer(0.2, TRUCKS), ["critical"]).passed  # low score + evidence
+    assert verdict(answer(0.0), ["major"]).passed  # low score without evidence
     abstained = verdict(None, ["major"])
-    assert abstained["passed"] and abstained["abstained"]
+    assert abstained.passed and abstained.abstained and abstained.state == "abstained"

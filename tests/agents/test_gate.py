@@ -27,19 +27,19 @@ def test_model_proposals_beyond_policy_are_clamped(workspace: Workspace) -> None
         s,
         {"person_count": 900_000, "dataset_version": "v9.9", "vehicles_per_person": {"9": 1.0}},
     )
-    assert gate["plan"]["person_count"] == 100_000
-    assert gate["plan"]["dataset_version"] == "v0.1"
-    assert gate["plan"]["vehicles_per_person"] == {"1": 1.0}
-    assert not gate["needs_approval"] and not gate["refused"]
-    assert len(gate["notes"]) == 3
+    assert gate.plan["person_count"] == 100_000
+    assert gate.plan["dataset_version"] == "v0.1"
+    assert gate.plan["vehicles_per_person"] == {"1": 1.0}
+    assert not gate.needs_approval and not gate.refused
+    assert len(gate.notes) == 3
 
 
 def test_pinned_requirements_escalate_or_refuse(workspace: Workspace) -> None:
     aw = aw_of(workspace)
-    assert gate_plan(aw, with_pins(aw, "over-cap", person_count=150_000), {})["needs_approval"]
-    assert gate_plan(aw, with_pins(aw, "over-cap", dataset_version="v0.2"), {})["needs_approval"]
+    assert gate_plan(aw, with_pins(aw, "over-cap", person_count=150_000), {}).needs_approval
+    assert gate_plan(aw, with_pins(aw, "over-cap", dataset_version="v0.2"), {}).needs_approval
     refused = gate_plan(aw, with_pins(aw, "over-cap", person_count=3_000_000), {})
-    assert "exceeds the policy cap of 2000000; no approval can allow it" in refused["refused"][0]
+    assert "exceeds the policy cap of 2000000; no approval can allow it" in refused.refused[0]
 
 
 def test_an_ungeneratable_proposal_falls_back_to_defaults(workspace: Workspace) -> None:
@@ -47,5 +47,5 @@ def test_an_ungeneratable_proposal_falls_back_to_defaults(workspace: Workspace) 
     gate = gate_plan(
         aw, with_pins(aw, "messy-names", person_count=20), {"make_mix": {"state_mix": 1.0}}
     )
-    assert "cannot be generated" in gate["notes"][0]
-    assert set(gate["plan"]["make_mix"]) == {"Chevrolet", "Ford", "Honda", "Nissan", "Toyota"}
+    assert "cannot be generated" in gate.notes[0]
+    assert set(gate.plan["make_mix"]) == {"Chevrolet", "Ford", "Honda", "Nissan", "Toyota"}

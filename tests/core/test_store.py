@@ -13,7 +13,7 @@ from esdh_agent.core.plan import AgeBand, GenerationPlan
 from esdh_agent.core.store import SnapshotStore, check_name
 from esdh_agent.engines.pipeline import build_snapshot
 from esdh_agent.errors import SnapshotConflict, SnapshotNameError, ValidationFailed
-from esdh_agent.snapshots import reproduce, verify
+from esdh_agent.snapshots.operations import reproduce, verify
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import MARKER

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from esdh_agent.snapshots import verify
+from esdh_agent.snapshots.operations import verify
 from esdh_agent.workspace import Workspace
 
 UNROUTABLE = "http://203.0.113.7:9/v1"

@@ -14,7 +14,7 @@ from esdh_agent.engines import make_engine
 from esdh_agent.engines.base import in_order
 from esdh_agent.engines.pipeline import BuildResult, build_snapshot
 from esdh_agent.errors import EsdhError, InputError
-from esdh_agent.snapshots import verify
+from esdh_agent.snapshots.operations import verify
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import MARKER

@@ -15,7 +15,7 @@ from esdh_agent.core.blockwork import encode_csv
 from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.manifest import BlockEntry, part_path
 from esdh_agent.core.validate import ValidationContext, validate_tables
-from esdh_agent.snapshots import read_tables, validate_path, verify
+from esdh_agent.snapshots.operations import read_tables, validate_path, verify
 from esdh_agent.workspace import Workspace
 
 from tests.engines.test_engines import FORMATS, PLAN, build

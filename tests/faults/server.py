@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from esdh_agent.agents.review import CRITIC_SYSTEM
+from esdh_agent.agents.render import CRITIC_SYSTEM
 
 __all__ = [
     "Behaviour",

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from esdh_agent.agents.frontmatter import Document, read_document
+from esdh_agent.agents.models import CriticSeverity
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import Policy
 from esdh_agent.core.yamlio import describe_validation_error, load_model
@@ -33,7 +34,6 @@ __all__ = [
     "load_agent_workspace",
 ]
 
-CriticSeverity = Literal["info", "minor", "major", "critical"]
 PLACEHOLDERS = ("slice_prompt", "pinned", "plan", "validation", "profile", "samples", "policy")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _ID = r"^[a-z0-9][a-z0-9-]{0,47}$"

@@ -17,56 +17,22 @@ The rule-based critic refuses whenever the validator found error-level findings.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from esdh_agent.agents.context import CriticSeverity
+from esdh_agent.agents.models import (
+    Check,
+    CriticAnswer,
+    CriticFinding,
+    FindingStatus,
+    Verdict,
+    VerdictFinding,
+)
 from esdh_agent.agents.profile import CATEGORICAL, observed_share
 from esdh_agent.core.report import ValidationReport
 
 __all__ = ["Check", "CriticAnswer", "CriticFinding", "assess", "derive_verdict", "rules_verdict"]
 
 SHARE_TOLERANCE = 0.02
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Check(_Model):
-    """A claim about the data the framework can verify."""
-
-    kind: Literal["share", "count", "range", "allowed"]
-    field: str = Field(
-        max_length=40,
-        description="Column (lob_type, state, body_style, "
-        "risk_rating, make), count (persons, vehicles, profiles) or range "
-        "(age, model_year).",
-    )
-    value: str | None = Field(None, max_length=40, description="For share: the category.")
-    expected: float | None = Field(None, description="For share: fraction 0-1; for count.")
-    min: float | None = Field(None, description="For range: lowest allowed.")
-    max: float | None = Field(None, description="For range: highest allowed.")
-    allowed: list[str] | None = Field(None, max_length=10, description="For allowed.")
-    quote: str = Field("", max_length=200, description="The request's exact words.")
-
-
-class CriticFinding(_Model):
-    severity: CriticSeverity
-    field: str = Field("", max_length=60)
-    rule: str = Field("", max_length=60)
-    message: str = Field(max_length=300)
-    check: Check | None = None
-
-
-class CriticAnswer(_Model):
-    """What an LLM critic must answer."""
-
-    score: float = Field(ge=0, le=1, description="0 = nothing right, 1 = all right.")
-    summary: str = Field("", max_length=400)
-    findings: list[CriticFinding] = Field(default_factory=list, max_length=8)
-    suggested_changes: dict[str, Any] = Field(default_factory=dict, max_length=8)
 
 
 def _norm(text: str) -> str:
@@ -133,7 +99,7 @@ def _pinned_conflict(check: Check, pinned: dict[str, Any]) -> str | None:
 
 def assess(
     check: Check | None, profile: dict[str, Any], prose: str, pinned: dict[str, Any]
-) -> tuple[str, str]:
+) -> tuple[FindingStatus, str]:
     """(status, reason): status is verified, satisfied, dismissed or advisory."""
     if check is None:
         return "advisory", "no check the framework can verify"
@@ -187,75 +153,77 @@ def derive_verdict(
     prose: str,
     pinned: dict[str, Any],
     error: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Verdict:
     """The verdict of an LLM critic, derived from its answer and the data."""
     if answer is None:
-        return {
-            "critic": critic,
-            "kind": "llm",
-            "passed": True,
-            "abstained": True,
-            "score": None,
-            "summary": "no usable answer; the critic abstains",
-            "errors": error or [],
-            "findings": [],
-            "suggested_changes": {},
-            "threshold": threshold,
-        }
+        return Verdict(
+            critic=critic,
+            kind="llm",
+            passed=True,
+            abstained=True,
+            score=None,
+            summary="no usable answer; the critic abstains",
+            errors=error or [],
+            findings=[],
+            suggested_changes={},
+            threshold=threshold,
+        )
     findings = []
     for f in answer.findings:
         status, reason = assess(f.check, profile, prose, pinned)
         findings.append(
-            {
-                **f.model_dump(mode="json"),
-                "status": status,
-                "reason": reason,
-                "blocking": status == "verified" and f.severity in blocking,
-            }
+            VerdictFinding(
+                severity=f.severity,
+                field=f.field,
+                rule=f.rule,
+                message=f.message,
+                check=f.check,
+                status=status,
+                reason=reason,
+                blocking=status == "verified" and f.severity in blocking,
+            )
         )
-    verified = any(f["status"] == "verified" for f in findings)
-    passed = not any(f["blocking"] for f in findings) and not (
-        answer.score < threshold and verified
+    verified = any(f.status == "verified" for f in findings)
+    passed = not any(f.blocking for f in findings) and not (answer.score < threshold and verified)
+    return Verdict(
+        critic=critic,
+        kind="llm",
+        passed=passed,
+        abstained=False,
+        score=answer.score,
+        summary=answer.summary,
+        findings=findings,
+        suggested_changes=answer.suggested_changes,
+        threshold=threshold,
     )
-    return {
-        "critic": critic,
-        "kind": "llm",
-        "passed": passed,
-        "abstained": False,
-        "score": answer.score,
-        "summary": answer.summary,
-        "findings": findings,
-        "suggested_changes": answer.suggested_changes,
-        "threshold": threshold,
-    }
 
 
-def rules_verdict(report: ValidationReport) -> dict[str, Any]:
+def rules_verdict(report: ValidationReport) -> Verdict:
     """The rule-based critic: every error-level validation finding blocks."""
     findings = [
-        {
-            "severity": "critical" if f.severity == "error" else "minor",
-            "field": f.field or "",
-            "rule": f.rule,
-            "message": f"{f.message} ({f.count} rows; e.g. {', '.join(f.samples[:2])})",
-            "check": None,
-            "status": "verified",
-            "reason": "found by the validator",
-            "blocking": f.severity == "error",
-        }
+        VerdictFinding(
+            severity="critical" if f.severity == "error" else "minor",
+            field=f.field or "",
+            rule=f.rule,
+            message=f"{f.message} ({f.count} rows; e.g. {', '.join(f.samples[:2])})",
+            check=None,
+            status="verified",
+            reason="found by the validator",
+            blocking=f.severity == "error",
+        )
         for f in report.findings
     ]
     errors = report.errors
-    return {
-        "critic": "rules",
-        "kind": "rules",
-        "passed": errors == 0,
-        "abstained": False,
-        "score": 1.0 if errors == 0 else 0.0,
-        "summary": "the validator found no error-level findings"
+    return Verdict(
+        critic="rules",
+        kind="rules",
+        passed=errors == 0,
+        abstained=False,
+        score=1.0 if errors == 0 else 0.0,
+        summary="the validator found no error-level findings"
         if errors == 0
         else f"the validator found {errors} error-level finding(s)",
-        "findings": findings,
-        "suggested_changes": {},
-        "threshold": 1.0,
-    }
+        findings=findings,
+        suggested_changes={},
+        threshold=1.0,
+    )

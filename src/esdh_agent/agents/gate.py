@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from esdh_agent.agents.context import AgentWorkspace, Slice, apply_pins
+from esdh_agent.agents.models import GateResult
 from esdh_agent.core.contract import CONTRACT_VERSION
 from esdh_agent.core.layout import compile_layout
 from esdh_agent.core.plan import GenerationPlan
@@ -35,7 +36,7 @@ def _uniform(keys: list[str]) -> dict[str, float]:
     return out
 
 
-def _plan_fields(proposal: Any, notes: list[str]) -> dict[str, Any]:
+def _plan_fields(proposal: object, notes: list[str]) -> dict[str, Any]:
     """The proposal's plan fields; anything else is dropped and noted."""
     if not isinstance(proposal, dict):
         notes.append("the proposal is not an object; using defaults and the pinned requirements")
@@ -58,14 +59,14 @@ def _renormalize(shares: dict[str, float], keep: set[str]) -> dict[str, float]:
     return out
 
 
-def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> dict[str, Any]:
-    """Return {"plan", "notes", "needs_approval", "refused"} for a proposal."""
+def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: object) -> GateResult:
+    """The gated plan, the gate's notes, what needs approval and what is refused."""
     policy, pins = aw.policy, slice_.meta.pinned
     notes: list[str] = []
     base = GenerationPlan().model_dump(mode="json")
-    proposal = _plan_fields(proposal, notes)
-    merged = base if slice_.meta.locked else {**base, **proposal}
-    if slice_.meta.locked and proposal:
+    fields = _plan_fields(proposal, notes)
+    merged = base if slice_.meta.locked else {**base, **fields}
+    if slice_.meta.locked and fields:
         notes.append("slice is locked: the planner's proposal is recorded but not used")
     data = apply_pins(merged, pins)
     try:
@@ -136,9 +137,6 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: dict[str, Any]) -> di
             f"the contract version changed ({policy.approval.contract_version} -> "
             f"{CONTRACT_VERSION})"
         )
-    return {
-        "plan": plan.model_dump(mode="json"),
-        "notes": notes,
-        "needs_approval": needs,
-        "refused": refused,
-    }
+    return GateResult(
+        plan=plan.model_dump(mode="json"), notes=notes, needs_approval=needs, refused=refused
+    )

@@ -7,10 +7,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from esdh_agent.agents.context import AgentWorkspace, Slice
+from esdh_agent.agents.models import PlannerResult
 from esdh_agent.agents.render import planner_messages
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.errors import LLMError
-from esdh_agent.llm.client import LLMClient, extract_json
+from esdh_agent.llm.protocol import StructuredModel
+from esdh_agent.llm.structured import extract_json
 
 __all__ = ["propose", "salvage"]
 
@@ -35,8 +37,8 @@ def salvage(data: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 def propose(
-    aw: AgentWorkspace, llm: LLMClient, slice_: Slice, feedback: list[str]
-) -> dict[str, Any]:
+    aw: AgentWorkspace, llm: StructuredModel, slice_: Slice, feedback: list[str]
+) -> PlannerResult:
     """Ask the planner model; return the proposal (valid fields only) and how it went.
 
     Whatever the model answers, only fields of ``GenerationPlan`` that validate are kept
@@ -59,25 +61,24 @@ def propose(
             hint="nothing was generated; reword the slice prompt or use another planner model",
         )
     if result.value is not None:
-        plan = result.value.model_dump(mode="json", exclude_unset=True)
-        return {
-            "proposal": plan,
-            "valid": True,
-            "attempts": result.attempts,
-            "mode": result.mode,
-            "dropped": [],
-            "errors": [],
-        }
+        return PlannerResult(
+            proposal=result.value.model_dump(mode="json", exclude_unset=True),
+            valid=True,
+            attempts=result.attempts,
+            mode=result.mode,
+            dropped=[],
+            errors=[],
+        )
     try:
         raw = extract_json(result.raw)
     except ValueError:
         raw = None
     kept, dropped = salvage(raw)
-    return {
-        "proposal": kept,
-        "valid": False,
-        "attempts": result.attempts,
-        "mode": result.mode,
-        "dropped": dropped,
-        "errors": result.errors,
-    }
+    return PlannerResult(
+        proposal=kept,
+        valid=False,
+        attempts=result.attempts,
+        mode=result.mode,
+        dropped=dropped,
+        errors=result.errors,
+    )

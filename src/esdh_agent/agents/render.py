@@ -11,13 +11,26 @@ import re
 from typing import Any
 
 from esdh_agent.agents.context import AgentWorkspace, CriticTemplate, Slice
+from esdh_agent.agents.models import Judge
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.llm.schema import field_guide
 
-__all__ = ["dumps", "planner_messages", "render_critic", "validation_summary"]
+__all__ = [
+    "CRITIC_SYSTEM",
+    "critic_prompt",
+    "dumps",
+    "planner_messages",
+    "render_critic",
+    "validation_summary",
+]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+CRITIC_SYSTEM = (
+    "You are a careful reviewer of synthetic insurance test data. Answer with one JSON "
+    "object: score (0-1), summary, findings (severity info/minor/major/critical, field, rule, "
+    "message, optional check) and suggested_changes (plan field -> new value)."
+)
 
 
 def dumps(value: Any) -> str:
@@ -77,3 +90,20 @@ def validation_summary(report: ValidationReport) -> str:
 def render_critic(template: CriticTemplate, values: dict[str, str]) -> str:
     """Fill a critic template's placeholders."""
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.doc.body)
+
+
+def critic_prompt(aw: AgentWorkspace, template: CriticTemplate, case: Judge) -> str:
+    """A critic template rendered for ``case`` (the user message an LLM critic gets)."""
+    report = ValidationReport.model_validate(case.validation)
+    return render_critic(
+        template,
+        {
+            "slice_prompt": case.slice_prompt.strip(),
+            "pinned": dumps(case.pinned) if case.pinned else "(none)",
+            "plan": dumps(case.plan),
+            "validation": validation_summary(report),
+            "profile": dumps({k: v for k, v in case.profile.items() if k != "samples"}),
+            "samples": dumps(case.profile.get("samples", {})),
+            "policy": policy_summary(aw),
+        },
+    )

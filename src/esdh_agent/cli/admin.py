@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from esdh_agent.cli.common import WorkspaceOpt, open_workspace, out_console
+from esdh_agent.cli.common import WorkspaceOpt, open_workspace, out_console, sync_generated
 
 __all__ = ["contracts_app", "init_command", "vocab_app"]
 
@@ -35,28 +35,6 @@ def init_command(
     )
 
 
-def sync_files(files: dict[Path, str], check: bool, what: str, command: str) -> None:
-    """Write generated files, or with ``check`` fail when any committed one is stale."""
-    from esdh_agent.errors import WorkspaceError
-
-    stale = [
-        p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
-    ]
-    console = out_console()
-    if check:
-        if stale:
-            raise WorkspaceError(
-                f"{what} not current: {', '.join(str(p) for p in stale)}",
-                hint=f"run `{command}`",
-            )
-        console.print(f"[green]OK[/] {what} are current ({len(files)} files)")
-        return
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {len(files)} files ({len(stale)} changed)")
-
-
 def contract_files(governance: Path) -> dict[Path, str]:
     """The YAML contract files, rendered from the pydantic models."""
     import yaml
@@ -79,7 +57,7 @@ def contract_files(governance: Path) -> dict[Path, str]:
 def contracts_write(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> None:
     """Write governance/schemas/<version>/*.yaml from the pydantic models."""
     ws = open_workspace(workspace)
-    sync_files(contract_files(ws.governance), check, "contracts", "esdh-agent contracts write")
+    sync_generated(contract_files(ws.governance), check, "contracts", "esdh-agent contracts write")
 
 
 @vocab_app.command("extract")
@@ -89,7 +67,7 @@ def vocab_extract(check: CheckOpt = False, workspace: WorkspaceOpt = None) -> No
 
     ws = open_workspace(workspace)
     folder = ws.governance / "vocabularies"
-    sync_files(
+    sync_generated(
         {folder / name: text for name, text in extract_vocabularies().items()},
         check,
         "vocabularies",

@@ -91,3 +91,31 @@ def print_report(report: ValidationReport, console: Console, limit: int = 25) ->
         )
     if len(report.findings) > limit:
         console.print(f"  … and {len(report.findings) - limit} more (use --json for all)")
+
+
+def parse_llm_mode(value: str | None) -> Any:
+    """``--llm``: replay (the default), record or live."""
+    from esdh_agent.errors import InputError
+
+    mode = (value or "replay").lower()
+    if mode not in ("replay", "record", "live"):
+        raise InputError(f"--llm {value!r} is not replay, record or live")
+    return mode
+
+
+def sync_generated(files: dict[Path, str], check: bool, what: str, command: str) -> None:
+    """Write generated files, or with ``check`` fail when any committed one is stale."""
+    from esdh_agent.errors import WorkspaceError
+    from esdh_agent.workspace.sync import stale_files, write_files
+
+    if check:
+        stale = stale_files(files)
+        if stale:
+            raise WorkspaceError(
+                f"{what} not current: {', '.join(str(p) for p in stale)}",
+                hint=f"run `{command}`",
+            )
+        out_console().print(f"[green]OK[/] {what} are current ({len(files)} files)")
+        return
+    changed = write_files(files)
+    out_console().print(f"Wrote {len(files)} files ({len(changed)} changed)")

@@ -139,7 +139,7 @@ def demo_command(
     from esdh_agent.core.yamlio import load_model
     from esdh_agent.errors import EsdhError, InputError
     from esdh_agent.graphs.slice_generation.runner import run_slice
-    from esdh_agent.snapshots import read_tables
+    from esdh_agent.snapshots.operations import read_tables
 
     ws = open_workspace(workspace)
     profiles = load_model(ws.root / "mop" / "demo.yaml", DemoProfiles).profiles

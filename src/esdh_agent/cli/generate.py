@@ -235,7 +235,7 @@ def validate_command(
 ) -> None:
     """Validate a snapshot on disk, whoever produced it. Exit 5 on error-level findings."""
     from esdh_agent.errors import ExitCode, InputError
-    from esdh_agent.snapshots import validate_path
+    from esdh_agent.snapshots.operations import validate_path
 
     ws = open_workspace(workspace)
     date = None

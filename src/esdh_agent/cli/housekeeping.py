@@ -10,6 +10,7 @@ from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspa
 
 if TYPE_CHECKING:
     from esdh_agent.snapshots.prune import Prune
+    from esdh_agent.workspace import Workspace
 
 __all__ = ["runs_app", "snapshots_prune"]
 
@@ -50,6 +51,13 @@ def _report(what: str, prune: Prune, leftovers: list[str], apply: bool, as_json:
         console.print(f"  {'cleaned' if apply else 'would clean'} {item}")
 
 
+def _finish(kind: str, ws: Workspace, prune: Prune, apply: bool, as_json: bool) -> None:
+    """Clean leftovers (or list them on a dry run) and report what the prune did."""
+    from esdh_agent.graphs.slice_generation.housekeeping import clean_leftovers
+
+    _report(kind, prune, clean_leftovers(ws, apply=apply), apply, as_json)
+
+
 def snapshots_prune(
     keep: KeepOpt = None,
     older_than: OlderOpt = None,
@@ -58,14 +66,13 @@ def snapshots_prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove old snapshots (never one another manifest depends on) and staging leftovers."""
-    from esdh_agent.graphs.slice_generation.housekeeping import clean_leftovers
     from esdh_agent.snapshots.prune import apply_snapshot_prune, plan_snapshot_prune
 
     ws = open_workspace(workspace)
     prune = plan_snapshot_prune(ws.store(), keep=keep, older_than=older_than)
     if apply:
         apply_snapshot_prune(ws.store(), prune)
-    _report("snapshots", prune, clean_leftovers(ws, apply=apply), apply, as_json)
+    _finish("snapshots", ws, prune, apply, as_json)
 
 
 @runs_app.command("prune")
@@ -77,14 +84,10 @@ def runs_prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove finished runs (transcripts, checkpoints); waiting and live runs are kept."""
-    from esdh_agent.graphs.slice_generation.housekeeping import (
-        apply_run_prune,
-        clean_leftovers,
-        plan_run_prune,
-    )
+    from esdh_agent.graphs.slice_generation.housekeeping import apply_run_prune, plan_run_prune
 
     ws = open_workspace(workspace)
     prune = plan_run_prune(ws, keep=keep, older_than=older_than)
     if apply:
         apply_run_prune(ws, prune)
-    _report("runs", prune, clean_leftovers(ws, apply=apply), apply, as_json)
+    _finish("runs", ws, prune, apply, as_json)

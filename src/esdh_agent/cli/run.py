@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, err_console, open_workspace
+from esdh_agent.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    emit_json,
+    err_console,
+    open_workspace,
+    parse_llm_mode,
+)
 from esdh_agent.cli.common import out_console as _out
 from esdh_agent.cli.transcripts_extra import diff_command, export_command
 
@@ -52,16 +59,9 @@ NODE_LABELS = {
 }
 
 
-def _mode(value: str | None) -> Any:
-    from esdh_agent.errors import InputError
-
-    mode = (value or "replay").lower()
-    if mode not in ("replay", "record", "live"):
-        raise InputError(f"--llm {value!r} is not replay, record or live")
-    return mode
-
-
 def _progress(console: Console, slice_id: str) -> Any:
+    from esdh_agent.agents.models import verdict_state
+
     def show(node: str, update: dict[str, Any]) -> None:
         detail = ""
         if node == "planner":
@@ -78,8 +78,7 @@ def _progress(console: Console, slice_id: str) -> Any:
             detail = ", ".join(f"{n:,} {e}" for e, n in rows.items())
         elif node == "critic":
             for v in update.get("verdicts", []):
-                state = "abstained" if v.get("abstained") else "pass" if v["passed"] else "FAIL"
-                detail = f"{v['critic']}: {state}"
+                detail = f"{v['critic']}: {verdict_state(v)}"
         elif node == "decide":
             detail = update.get("decision") or ""
         elif node == "commit":
@@ -94,6 +93,8 @@ def _progress(console: Console, slice_id: str) -> Any:
 
 
 def _print_result(result: RunResult, console: Console) -> None:
+    from esdh_agent.agents.models import verdict_state
+
     s = result.summary
     colour = {"committed": "green", "unchanged": "green", "awaiting_approval": "yellow"}.get(
         result.status, "red"
@@ -114,9 +115,10 @@ def _print_result(result: RunResult, console: Console) -> None:
             f"  validator   {v['errors']} errors, {v['warnings']} warnings over {v.get('rows')}"
         )
     for v in s.get("verdicts", []):
-        state = "abstained" if v.get("abstained") else "pass" if v["passed"] else "FAIL"
         score = "" if v.get("score") is None else f" score {v['score']:.2f}"
-        console.print(f"  critic      {v['critic']}: {state}{score} — {v.get('summary') or ''}")
+        console.print(
+            f"  critic      {v['critic']}: {verdict_state(v)}{score} — {v.get('summary') or ''}"
+        )
         for message in v.get("blocking", [])[:3]:
             console.print(f"              blocking: {message}")
     if s.get("snapshot"):
@@ -189,7 +191,7 @@ def slice_generation(
     chosen = list(aw.index.slices) if all_slices else (slices or [aw.index.default_slice])
     for slice_id in chosen:
         aw.slice(slice_id)
-    mode = _mode(llm)
+    mode = parse_llm_mode(llm)
     console = err_console()
     _note_interrupted(ws, console)
     results = []
@@ -205,7 +207,7 @@ def slice_generation(
 
 def _note_interrupted(ws: Any, console: Console) -> None:
     """Say which earlier runs were interrupted (their process is gone) and how to go on."""
-    from esdh_agent.graphs.slice_generation.runner import interrupted_runs
+    from esdh_agent.graphs.slice_generation.records import interrupted_runs
 
     for run in interrupted_runs(ws):
         console.print(
@@ -266,7 +268,7 @@ def resume_command(
         approve=decision,
         comment=comment,
         by=by,
-        mode=_mode(llm) if llm else None,
+        mode=parse_llm_mode(llm) if llm else None,
         base_url=base_url,
         progress=None if as_json else _progress(console, run_id),
     )
@@ -275,7 +277,7 @@ def resume_command(
 
 def approvals_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """List runs waiting for a human approval."""
-    from esdh_agent.graphs.slice_generation.runner import list_runs
+    from esdh_agent.graphs.slice_generation.records import list_runs
 
     waiting = [
         r for r in list_runs(open_workspace(workspace)) if r.get("status") == "awaiting_approval"
@@ -314,7 +316,7 @@ def transcripts_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -
     """List runs, newest last."""
     from rich.table import Table
 
-    from esdh_agent.graphs.slice_generation.runner import list_runs
+    from esdh_agent.graphs.slice_generation.records import list_runs
 
     runs = list_runs(open_workspace(workspace))
     if as_json:
@@ -350,7 +352,7 @@ def transcripts_show(
 ) -> None:
     """Show a run's timeline: plan, gate, validator, verdicts, re-asks, tokens, decisions."""
     from esdh_agent.cli.timeline import print_timeline
-    from esdh_agent.graphs.slice_generation.runner import read_run
+    from esdh_agent.graphs.slice_generation.records import read_run
     from esdh_agent.llm.transcript import read_transcript
 
     ws = open_workspace(workspace)

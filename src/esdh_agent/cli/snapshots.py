@@ -109,7 +109,7 @@ def show_command(name: NameArg, workspace: WorkspaceOpt = None, as_json: JsonOpt
 def verify_command(name: NameArg, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute checksums and the content hash; name every file that changed."""
     from esdh_agent.errors import SnapshotCorrupt
-    from esdh_agent.snapshots import verify
+    from esdh_agent.snapshots.operations import verify
 
     result = verify(open_workspace(workspace).store(), name)
     if as_json:
@@ -129,7 +129,7 @@ def diff_command(
     a: NameArg, b: NameArg, workspace: WorkspaceOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Compare two snapshots: counts, schema, plan and category distributions."""
-    from esdh_agent.snapshots import diff_snapshots
+    from esdh_agent.snapshots.operations import diff_snapshots
 
     diff = diff_snapshots(open_workspace(workspace).store(), a, b)
     if as_json:
@@ -161,7 +161,7 @@ def reproduce_command(
 ) -> None:
     """Regenerate a snapshot from its manifest and confirm the content hash."""
     from esdh_agent.errors import SnapshotCorrupt
-    from esdh_agent.snapshots import reproduce
+    from esdh_agent.snapshots.operations import reproduce
 
     result = reproduce(open_workspace(workspace), name)
     if as_json:

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from esdh_agent.agents.models import verdict_state
+
 __all__ = ["print_timeline"]
 
 
@@ -73,7 +75,7 @@ def print_timeline(record: dict[str, Any], events: list[dict[str, Any]], console
             detail = e.get("rows") or e.get("summary")
             console.print(f"{head} {e.get('tool')}: {escape(_short(detail))}")
         elif kind == "verdict":
-            state = "abstained" if e.get("abstained") else "pass" if e["passed"] else "FAIL"
+            state = verdict_state(e)
             colour = "green" if e["passed"] else "red"
             score = "" if e.get("score") is None else f" score {e['score']:.2f}"
             console.print(

@@ -1,10 +1,11 @@
-"""Keeping cassettes honest: stale, orphaned and secret-bearing recordings.
+"""Keeping cassettes honest: stale, orphaned and secret-bearing recordings, re-recorded.
 
 Every slice is replayed (paused slices are approved, so their later calls replay too) and
 every eval suite is re-scored, in a scratch copy of the workspace, against the current
 prompts and templates. A request the current prompts make that a cassette lacks is *stale*;
 a recorded interaction nothing played is *orphaned*; anything shaped like a key or token is
-*secret-bearing*.
+*secret-bearing*. Recording runs in a scratch copy too, and copies only the new cassette and
+its note back; pruning drops interactions nothing plays any more.
 """
 
 from __future__ import annotations
@@ -17,14 +18,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
 from esdh_agent.errors import EsdhError, ReplayMiss
+from esdh_agent.evals.evaluate import evaluate_critic
+from esdh_agent.llm.recording import LLMMode, observe
 from esdh_agent.workspace import TEMPLATE_ENTRIES, Workspace
 
-__all__ = ["CassetteReport", "check_all", "prune_orphans", "scan_secrets"]
+if TYPE_CHECKING:
+    from esdh_agent.graphs.slice_generation.runner import RunResult
+
+__all__ = [
+    "CassetteReport",
+    "check_all",
+    "prune_all",
+    "prune_orphans",
+    "record_eval",
+    "record_slice",
+    "recording_targets",
+    "scan_secrets",
+]
 
 _SECRETS = [
     (re.compile(r"sk-[A-Za-z0-9_-]{16,}"), "an OpenAI-style API key"),
@@ -77,6 +93,10 @@ def _interactions(path: Path) -> int:
     return len(data.get("interactions", []))
 
 
+def _cassette(ws: Workspace, kind: str, name: str) -> Path:
+    return ws.paths.slice_cassette(name) if kind == "slice" else ws.paths.eval_cassette(name)
+
+
 @contextmanager
 def _scratch(ws: Workspace) -> Iterator[Workspace]:
     """A throwaway copy of the workspace's governed files (data/ stays empty)."""
@@ -101,16 +121,43 @@ def _played(opened: list[Any]) -> set[int]:
     return used
 
 
-def _check_slice(scratch: Workspace, slice_id: str, report: CassetteReport) -> None:
+def _run_approving(
+    ws: Workspace, slice_id: str, *, mode: LLMMode, base_url: str | None, comment: str, by: str
+) -> RunResult:
+    """Run a slice; a run paused for approval is approved and continued."""
     from esdh_agent.graphs.slice_generation.runner import resume_run, run_slice
-    from esdh_agent.llm.recording import observe
 
+    result = run_slice(ws, slice_id, mode=mode, base_url=base_url)
+    if result.status == "awaiting_approval":
+        result = resume_run(
+            ws, result.run_id, approve=True, comment=comment, by=by, mode=mode, base_url=base_url
+        )
+    return result
+
+
+def _evaluate_in(
+    scratch: Workspace, critic: str, mode: LLMMode, base_url: str | None, cassette_path: Path
+) -> None:
+    """Score one eval suite once, as recorded: one sample, the templates' temperatures."""
+    evaluate_critic(
+        scratch,
+        load_agent_workspace(scratch),
+        critic,
+        mode,
+        base_url,
+        template=None,
+        cassette_path=cassette_path,
+        samples=1,
+        temperature=None,
+        models=None,
+    )
+
+
+def _check_slice(scratch: Workspace, slice_id: str, report: CassetteReport) -> None:
     with observe() as opened:
-        result = run_slice(scratch, slice_id)
-        if result.status == "awaiting_approval":
-            result = resume_run(
-                scratch, result.run_id, approve=True, comment="check", by="cassettes-check"
-            )
+        result = _run_approving(
+            scratch, slice_id, mode="replay", base_url=None, comment="check", by="cassettes-check"
+        )
     if isinstance(result.error, ReplayMiss):
         report.stale.append(result.error.message)
     elif result.error is not None:
@@ -121,25 +168,9 @@ def _check_slice(scratch: Workspace, slice_id: str, report: CassetteReport) -> N
 
 
 def _check_eval(scratch: Workspace, critic: str, report: CassetteReport) -> None:
-    from esdh_agent.agents.context import load_agent_workspace
-    from esdh_agent.cli.critic import _evaluate, eval_cassette
-    from esdh_agent.llm.recording import observe
-
-    aw = load_agent_workspace(scratch)
     try:
         with observe() as opened:
-            _evaluate(
-                scratch,
-                aw,
-                critic,
-                "replay",
-                None,
-                template=None,
-                cassette_path=eval_cassette(scratch, critic),
-                samples=1,
-                temperature=None,
-                models=None,
-            )
+            _evaluate_in(scratch, critic, "replay", None, scratch.paths.eval_cassette(critic))
     except ReplayMiss as exc:
         report.stale.append(exc.message)
         return
@@ -150,10 +181,16 @@ def _check_eval(scratch: Workspace, critic: str, report: CassetteReport) -> None
     report.orphaned = [i for i in range(report.interactions) if i not in used]
 
 
+def _report(ws: Workspace, kind: str, name: str) -> CassetteReport:
+    path = _cassette(ws, kind, name)
+    report = CassetteReport(kind, name, ws.paths.relative(path), _interactions(path))
+    if path.exists():
+        report.secrets = scan_secrets(path)
+    return report
+
+
 def check_all(ws: Workspace, *, slices: bool = True, evals: bool = True) -> list[CassetteReport]:
     """Check every slice cassette and eval suite of the workspace."""
-    from esdh_agent.agents.context import load_agent_workspace
-
     aw = load_agent_workspace(ws)
     reports: list[CassetteReport] = []
     old = os.environ.get("ESDH_LLM_BASE_URL")
@@ -162,22 +199,12 @@ def check_all(ws: Workspace, *, slices: bool = True, evals: bool = True) -> list
         with _scratch(ws) as scratch:
             if slices:
                 for slice_id in aw.index.slices:
-                    path = ws.root / "cassettes" / "slices" / f"{slice_id}.yaml"
-                    report = CassetteReport(
-                        "slice", slice_id, str(path.relative_to(ws.root)), _interactions(path)
-                    )
-                    if path.exists():
-                        report.secrets = scan_secrets(path)
+                    report = _report(ws, "slice", slice_id)
                     _check_slice(scratch, slice_id, report)
                     reports.append(report)
             if evals:
                 for critic in aw.index.critics.llm:
-                    path = ws.root / "cassettes" / "evals" / f"{critic}.yaml"
-                    report = CassetteReport(
-                        "eval", critic, str(path.relative_to(ws.root)), _interactions(path)
-                    )
-                    if path.exists():
-                        report.secrets = scan_secrets(path)
+                    report = _report(ws, "eval", critic)
                     _check_eval(scratch, critic, report)
                     reports.append(report)
     finally:
@@ -197,3 +224,65 @@ def prune_orphans(path: Path, orphaned: list[int]) -> int:
     data["interactions"] = [x for i, x in enumerate(data["interactions"]) if i not in drop]
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return len(drop)
+
+
+def prune_all(ws: Workspace) -> int:
+    """Check every cassette and prune the orphans of those that are not stale."""
+    pruned = 0
+    for report in check_all(ws):
+        if report.orphaned and not report.stale:
+            pruned += prune_orphans(_cassette(ws, report.kind, report.name), report.orphaned)
+    return pruned
+
+
+def recording_targets(
+    ws: Workspace,
+    aw: AgentWorkspace,
+    *,
+    slices: list[str] | None,
+    evals: list[str] | None,
+    stale_only: bool,
+) -> tuple[list[str], list[str]]:
+    """The slices and eval suites to record: those named, else all of the kind not narrowed
+    by the other option; with ``stale_only`` only those ``check_all`` finds stale or broken."""
+    chosen_slices = slices if slices is not None else ([] if evals else list(aw.index.slices))
+    chosen_evals = evals if evals is not None else ([] if slices else list(aw.index.critics.llm))
+    if stale_only:
+        reports = check_all(ws)
+        stale = {(r.kind, r.name) for r in reports if r.stale or r.error}
+        chosen_slices = [s for s in chosen_slices if ("slice", s) in stale]
+        chosen_evals = [c for c in chosen_evals if ("eval", c) in stale]
+    return chosen_slices, chosen_evals
+
+
+def _copy_recording(source: Path, destination: Path) -> None:
+    """A cassette recorded in the scratch copy, and its note, into the workspace."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    for path in (source, source.with_suffix(".meta.yaml")):
+        shutil.copy2(path, destination.parent / path.name)
+
+
+def record_slice(ws: Workspace, slice_id: str, base_url: str | None) -> str:
+    """Record one slice's agent run from the model at ``base_url``; its final status."""
+    with _scratch(ws) as scratch:
+        result = _run_approving(
+            scratch,
+            slice_id,
+            mode="record",
+            base_url=base_url,
+            comment="recording",
+            by="cassettes-record",
+        )
+        if result.error is not None:
+            raise result.error
+        _copy_recording(scratch.paths.slice_cassette(slice_id), ws.paths.slice_cassette(slice_id))
+        return result.status
+
+
+def record_eval(ws: Workspace, critic: str, base_url: str | None) -> None:
+    """Record one critic's eval suite afresh from the model at ``base_url``."""
+    with _scratch(ws) as scratch:
+        target = scratch.paths.eval_cassette(critic)
+        target.unlink(missing_ok=True)
+        _evaluate_in(scratch, critic, "record", base_url, target)
+        _copy_recording(target, ws.paths.eval_cassette(critic))

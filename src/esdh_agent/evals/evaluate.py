@@ -1,16 +1,38 @@
 """Measure a critic on its labelled cases: accuracy, precision and recall on "should block",
-and how often its verdict flips when sampled again or asked of another model."""
+and how often its verdict flips when sampled again or asked of another model.
+
+``evaluate`` scores one critic with a given model; ``evaluate_critic`` loads its cases and opens
+the eval session (client + cassette + transcript); ``score_critics`` is ``critic eval``: every
+critic now and, with ``--against``, as its template and cassette were at a git revision."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from esdh_agent.agents.cases import CriticCase
 from esdh_agent.agents.context import AgentWorkspace, CriticTemplate
-from esdh_agent.agents.review import Judge, StructuredModel, judge
+from esdh_agent.agents.models import Judge
+from esdh_agent.agents.registry import critic_ids, get_critic
+from esdh_agent.errors import InputError
+from esdh_agent.evals.cases import CriticCase, load_cases
+from esdh_agent.evals.session import side_job_client
+from esdh_agent.evals.templates import template_at
+from esdh_agent.llm.protocol import StructuredModel
+from esdh_agent.llm.recording import LLMMode
+from esdh_agent.workspace import Workspace
 
-__all__ = ["CaseOutcome", "EvalResult", "evaluate"]
+__all__ = [
+    "CaseOutcome",
+    "EvalResult",
+    "all_critics",
+    "below_accuracy",
+    "evaluate",
+    "evaluate_critic",
+    "require_critic",
+    "score_critics",
+]
 
 
 @dataclass
@@ -84,7 +106,7 @@ class EvalResult:
 
 def evaluate(
     aw: AgentWorkspace,
-    llm: StructuredModel,
+    llm: StructuredModel | None,
     critic: str,
     cases: list[CriticCase],
     *,
@@ -99,6 +121,7 @@ def evaluate(
     stability. Samples differ by seed (base seed + i), so each is its own recorded request.
     """
     base_seed = aw.index.llm.seed or 0
+    judge = get_critic(aw, critic, template=template)
     outcomes = []
     for case in cases:
         inputs = Judge(
@@ -111,24 +134,138 @@ def evaluate(
         verdicts = []
         choices: list[str | None] = list(models) if models else [None]
         for model in choices:
-            for i in range(samples if critic != "rules" else 1):
-                verdicts.append(
-                    judge(
-                        aw,
-                        llm,
-                        critic,
-                        inputs,
-                        template=template,
-                        seed=base_seed + i if samples > 1 else None,
-                        temperature=temperature,
-                        model=model,
-                    )
+            for i in range(samples if judge.needs_model else 1):
+                verdict = judge.review(
+                    llm,
+                    inputs,
+                    seed=base_seed + i if samples > 1 else None,
+                    temperature=temperature,
+                    model=model,
                 )
+                verdicts.append(verdict.model_dump(mode="json"))
         labels = ["pass" if v["passed"] else "block" for v in verdicts]
         outcomes.append(CaseOutcome(case.id, case.expected[critic], labels[0], labels, verdicts[0]))
-    version = (
-        template.meta.version
-        if template
-        else (aw.critics[critic].meta.version if critic in aw.critics else "built-in")
-    )
-    return EvalResult(critic, version, outcomes)
+    return EvalResult(critic, judge.version, outcomes)
+
+
+def all_critics(aw: AgentWorkspace) -> list[str]:
+    """Every critic of the workspace, rule-based first, in the MOP index's order."""
+    return critic_ids(aw)
+
+
+def require_critic(aw: AgentWorkspace, critic: str) -> None:
+    """Refuse a critic the workspace does not have."""
+    get_critic(aw, critic)
+
+
+def evaluate_critic(
+    ws: Workspace,
+    aw: AgentWorkspace,
+    critic: str,
+    mode: LLMMode,
+    base_url: str | None,
+    *,
+    template: CriticTemplate | None,
+    cassette_path: Path,
+    samples: int,
+    temperature: float | None,
+    models: list[str] | None,
+) -> EvalResult:
+    """``critic`` on every labelled case naming it, its model calls inside ``cassette_path``
+    (the rule-based critic calls no model and opens no session)."""
+    cases = load_cases(aw, critic)
+    if not cases:
+        raise InputError(
+            f"no labelled cases name critic {critic!r}",
+            hint="add expectations for it in critics/cases/specs.yaml",
+        )
+    command = f"esdh-agent critic eval {critic} --llm record --base-url URL"
+    if not get_critic(aw, critic, template=template).needs_model:
+        return evaluate(aw, None, critic, cases)
+    with side_job_client(
+        ws,
+        aw,
+        mode=mode,
+        base_url=base_url,
+        label=f"eval-{critic}",
+        cassette_path=cassette_path,
+        record_command=command,
+    ) as llm:
+        return evaluate(
+            aw,
+            llm,
+            critic,
+            cases,
+            template=template,
+            samples=samples,
+            temperature=temperature,
+            models=models,
+        )
+
+
+def _changed(current: EvalResult, before: EvalResult) -> list[dict[str, str]]:
+    """The cases whose predicted verdict differs between two evaluations of one critic."""
+    return [
+        {"case": a.case, "expected": a.expected, "before": b.predicted, "now": a.predicted}
+        for a, b in zip(current.outcomes, before.outcomes, strict=True)
+        if a.predicted != b.predicted
+    ]
+
+
+def score_critics(
+    ws: Workspace,
+    aw: AgentWorkspace,
+    critics: list[str],
+    mode: LLMMode,
+    base_url: str | None,
+    *,
+    against: str | None,
+    samples: int,
+    temperature: float | None,
+    models: list[str] | None,
+) -> list[dict[str, Any]]:
+    """One row per critic: ``now`` (its summary); with ``against`` (an LLM critic only) also
+    ``against`` (replayed from the template and cassette at that revision) and ``changed``."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in critics:
+            current = evaluate_critic(
+                ws,
+                aw,
+                name,
+                mode,
+                base_url,
+                template=None,
+                cassette_path=ws.paths.eval_cassette(name),
+                samples=samples,
+                temperature=temperature,
+                models=models,
+            )
+            row: dict[str, Any] = {"now": current.summary()}
+            if against and get_critic(aw, name).needs_model:
+                template, cassette_path = template_at(ws, against, name, Path(tmp))
+                before = evaluate_critic(
+                    ws,
+                    aw,
+                    name,
+                    "replay",
+                    None,
+                    template=template,
+                    cassette_path=cassette_path,
+                    samples=samples,
+                    temperature=temperature,
+                    models=models,
+                )
+                row["against"] = {"revision": against, **before.summary()}
+                row["changed"] = _changed(current, before)
+            rows.append(row)
+    return rows
+
+
+def below_accuracy(rows: list[dict[str, Any]], min_accuracy: float | None) -> list[str]:
+    """The critics of ``score_critics`` rows scoring below ``min_accuracy`` (none: no gate)."""
+    return [
+        r["now"]["critic"]
+        for r in rows
+        if min_accuracy is not None and r["now"]["accuracy"] < min_accuracy
+    ]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from esdh_agent.agents.context import AgentWorkspace
+from esdh_agent.agents.models import Judge
 from esdh_agent.agents.profile import build_profile
-from esdh_agent.agents.review import Judge
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.errors import InputError
-from esdh_agent.snapshots import read_tables, validate_path
+from esdh_agent.snapshots.operations import read_tables, validate_path
 from esdh_agent.workspace import Workspace
 
 __all__ = ["inputs_from_run", "inputs_from_snapshot"]

@@ -12,12 +12,13 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field
 
+from esdh_agent.agents.models import BundleRef
 from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.validate import ValidationContext, validate_tables
-from esdh_agent.engines.local import default_workers
+from esdh_agent.engines.options import ExecutionOptions
 from esdh_agent.engines.pipeline import stage_bundle
-from esdh_agent.snapshots import read_tables
+from esdh_agent.snapshots.operations import read_tables
 from esdh_agent.workspace import Workspace
 
 __all__ = ["GenerateArgs", "ValidateArgs", "bundle_tools"]
@@ -48,7 +49,8 @@ def _inside(ws: Workspace, path: str) -> Path:
 def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
     """The generate_bundle and validate_bundle tools bound to a workspace."""
     policy = ws.policy()
-    settings = ws.settings  # engine, workers and layout come from the workspace, never a model
+    # Engine, workers and layout come from the workspace, never from a model.
+    options = ExecutionOptions.resolve(ws.settings)
 
     def generate_bundle(plan: dict[str, Any], name: str, target_dir: str) -> dict[str, Any]:
         """Generate a deterministic synthetic Person/Vehicle/Profile bundle from a plan.
@@ -64,18 +66,18 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
             marker=policy.required_marker,
             name=name,
             target=target,
-            workers=settings.workers or (1 if settings.engine == "local" else default_workers()),
-            engine=settings.engine,
-            scheduler=settings.scheduler,
-            layout=settings.layout,
+            workers=options.workers,
+            engine=options.engine,
+            scheduler=options.scheduler,
+            layout=options.layout,
         )
-        return {
-            "path": str(target),
-            "rows": bundle.rows,
-            "content_hash": bundle.manifest.content_hash,
-            "manifest": bundle.manifest.model_dump(mode="json"),
-            "seconds": {k: round(v, 3) for k, v in bundle.seconds.items()},
-        }
+        return BundleRef(
+            path=str(target),
+            rows=bundle.rows,
+            content_hash=bundle.manifest.content_hash,
+            manifest=bundle.manifest.model_dump(mode="json"),
+            seconds={k: round(v, 3) for k, v in bundle.seconds.items()},
+        ).model_dump(mode="json")
 
     def validate_bundle(bundle_dir: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validate a bundle on disk: contract, references, uniqueness, domain rules,

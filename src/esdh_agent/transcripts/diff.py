@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from esdh_agent.agents.models import verdict_state
+
 __all__ = [
     "STATUS_RANK",
     "USAGE_KEYS",
@@ -24,7 +26,6 @@ __all__ = [
     "flatten",
     "node_usage",
     "outcome_line",
-    "verdict_state",
 ]
 
 STATUS_RANK = {"verified": 0, "satisfied": 1, "dismissed": 2, "advisory": 3}
@@ -39,13 +40,6 @@ _ABSENT = object()
 def critic_of(node: str) -> str:
     """The critic's name of a ``critic:<name>`` node, else ``""``."""
     return node.split(":", 1)[1] if node.startswith("critic:") else ""
-
-
-def verdict_state(verdict: dict[str, Any]) -> str:
-    """``abstained``, ``pass`` or ``FAIL`` — how the CLI and the report name a verdict."""
-    if verdict.get("abstained"):
-        return "abstained"
-    return "pass" if verdict.get("passed") else "FAIL"
 
 
 def outcome_line(record: dict[str, Any]) -> str:

@@ -21,13 +21,13 @@ from collections.abc import Iterable
 from itertools import zip_longest
 from typing import Any
 
+from esdh_agent.agents.models import verdict_state
 from esdh_agent.transcripts.diff import (
     USAGE_KEYS,
     critic_of,
     finding_key,
     node_usage,
     outcome_line,
-    verdict_state,
 )
 
 __all__ = ["render_run_html"]

@@ -60,7 +60,7 @@ def _run_dir(ctx: ApiContext, run_id: str) -> Path:
 
 
 def _load(ctx: ApiContext, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from esdh_agent.graphs.slice_generation.runner import read_run
+    from esdh_agent.graphs.slice_generation.records import read_run
     from esdh_agent.llm.transcript import read_transcript
 
     _run_dir(ctx, run_id)
@@ -75,11 +75,11 @@ def _load(ctx: ApiContext, run_id: str) -> tuple[dict[str, Any], list[dict[str, 
 @router.get("", response_model=RunsResponse, summary="List agent runs")
 def list_runs(ctx: Ctx) -> JSONResponse:
     """Every run under ``data/runs/``, oldest first (run ids start with a UTC timestamp)."""
-    from esdh_agent.graphs.slice_generation.runner import list_runs as runner_list_runs
+    from esdh_agent.graphs.slice_generation.records import list_runs as list_run_records
 
     runs = [
         {key: record.get(key) for key in SUMMARY_FIELDS}
-        for record in runner_list_runs(ctx.workspace)
+        for record in list_run_records(ctx.workspace)
         if isinstance(record, dict) and _servable(ctx, record.get("run_id"))
     ]
     return JSONResponse({"count": len(runs), "runs": runs})

@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from typing import Any, Literal
+from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from esdh_agent.agents.gate import gate_plan
+from esdh_agent.agents.models import (
+    Approval,
+    ApprovalRequest,
+    BundleRef,
+    Decision,
+    GateResult,
+    Judge,
+    PlannerResult,
+    SnapshotRef,
+    current_verdicts,
+)
 from esdh_agent.agents.planner import propose
+from esdh_agent.agents.registry import critic_ids, get_critic
 from esdh_agent.agents.render import dumps
-from esdh_agent.agents.review import Judge, judge
 from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
@@ -33,7 +44,7 @@ from esdh_agent.graphs.slice_generation.state import (
 __all__ = ["build_graph", "graph"]
 
 
-def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> SliceState:
     """Check the slice and record what this run reads (hashes of every governed input)."""
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
@@ -49,64 +60,66 @@ def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> dict[str, A
     return {"revision": 0, "feedback": [], "outcome": None, "decision": None}
 
 
-def planner(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def planner(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Ask the planner model for a GenerationPlan (re-asking on invalid JSON)."""
     crash_point("node:planner")
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
-    result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", []))
+    result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", [])).model_dump(mode="json")
     ctx.transcript.event("planner", "proposal", revision=state.get("revision", 0), **result)
     return {"planner": result}
 
 
-def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Apply pinned requirements and policy; pause for a human when governance says so."""
     crash_point("node:policy_gate")
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
-    gate = gate_plan(ctx.aw, slice_, state["planner"]["proposal"])
-    if gate["refused"]:
-        ctx.transcript.event("policy_gate", "decision", outcome="refused", **gate)
-        return {"gate": gate, "outcome": "refused", "reason": "; ".join(gate["refused"])}
-    approval = state.get("approval")
-    covered = (
-        approval is not None
-        and approval.get("approved")
-        and set(gate["needs_approval"]) <= set(approval.get("reasons", []))
-    )
-    if gate["needs_approval"] and not covered:
-        answer = interrupt(
-            {
-                "run_id": state["run_id"],
-                "slice": slice_.id,
-                "reasons": gate["needs_approval"],
-                "plan": {k: gate["plan"][k] for k in ("person_count", "dataset_version", "seed")},
-            }
+    proposal = PlannerResult.model_validate(state["planner"]).proposal
+    gate = gate_plan(ctx.aw, slice_, proposal)
+    gate_json = gate.model_dump(mode="json")
+    if gate.refused:
+        ctx.transcript.event("policy_gate", "decision", outcome="refused", **gate_json)
+        return {"gate": gate_json, "outcome": "refused", "reason": "; ".join(gate.refused)}
+    given = state.get("approval")
+    approval = Approval.model_validate(given) if given is not None else None
+    covered = approval is not None and approval.covers(gate.needs_approval)
+    if gate.needs_approval and not covered:
+        request = ApprovalRequest(
+            run_id=state["run_id"],
+            slice=slice_.id,
+            reasons=gate.needs_approval,
+            plan={k: gate.plan[k] for k in ("person_count", "dataset_version", "seed")},
         )
-        approval = {
-            "approved": bool(answer.get("approved")),
-            "by": str(answer.get("by", "unknown"))[:80],
-            "comment": str(answer.get("comment", ""))[:300],
-            "at": answer.get("at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "reasons": gate["needs_approval"],
-        }
-        ctx.transcript.event("policy_gate", "approval", **approval)
-        if not approval["approved"]:
+        answer = interrupt(request.model_dump(mode="json"))
+        approval = Approval(
+            approved=bool(answer.get("approved")),
+            by=str(answer.get("by", "unknown"))[:80],
+            comment=str(answer.get("comment", ""))[:300],
+            at=str(answer.get("at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+            reasons=gate.needs_approval,
+        )
+        ctx.transcript.event("policy_gate", "approval", **approval.model_dump(mode="json"))
+        if not approval.approved:
             return {
-                "gate": gate,
-                "approval": approval,
+                "gate": gate_json,
+                "approval": approval.model_dump(mode="json"),
                 "outcome": "rejected",
-                "reason": f"rejected by {approval['by']}: {approval['comment']}",
+                "reason": f"rejected by {approval.by}: {approval.comment}",
             }
-    ctx.transcript.event("policy_gate", "decision", outcome="pass", **gate)
-    return {"gate": gate, "plan": gate["plan"], "approval": approval}
+    ctx.transcript.event("policy_gate", "decision", outcome="pass", **gate_json)
+    return {
+        "gate": gate_json,
+        "plan": gate.plan,
+        "approval": approval.model_dump(mode="json") if approval is not None else None,
+    }
 
 
 def _bundle_dir(ctx: RunContext, revision: int) -> str:
     return str(ctx.run_dir / f"bundle-r{revision}")
 
 
-def generate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def generate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Generate the bundle with the deterministic core (a LangChain tool)."""
     crash_point("node:generate")
     ctx = runtime.context
@@ -117,26 +130,25 @@ def generate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx.transcript.event(
         "generate", "tool_call", tool="generate_bundle", name=name, plan=state["plan"]
     )
-    result = ctx.tools["generate_bundle"].invoke(args)
+    bundle = BundleRef.model_validate(ctx.tools["generate_bundle"].invoke(args))
     ctx.transcript.event(
         "generate",
         "tool_result",
         tool="generate_bundle",
-        rows=result["rows"],
-        content_hash=result["content_hash"],
-        seconds=result["seconds"],
+        rows=bundle.rows,
+        content_hash=bundle.content_hash,
+        seconds=bundle.seconds,
     )
-    return {"bundle": result}
+    return {"bundle": bundle.model_dump(mode="json")}
 
 
-def validate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def validate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Validate the bundle on disk and profile it (a LangChain tool)."""
     crash_point("node:validate")
     ctx = runtime.context
-    assert state["bundle"] is not None
-    result = ctx.tools["validate_bundle"].invoke(
-        {"bundle_dir": state["bundle"]["path"], "plan": state["plan"]}
-    )
+    bundle = _bundle(state)
+    assert bundle is not None
+    result = ctx.tools["validate_bundle"].invoke({"bundle_dir": bundle.path, "plan": state["plan"]})
     report = ValidationReport.model_validate(result["report"])
     ctx.transcript.event(
         "validate",
@@ -151,7 +163,6 @@ def validate(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
     """One critic task per critic, run in parallel."""
-    names = [*runtime.context.aw.index.critics.rules, *runtime.context.aw.index.critics.llm]
     assert state["validation"] is not None and state["profile"] is not None
     return [
         Send(
@@ -165,12 +176,12 @@ def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
                 profile=state["profile"],
             ),
         )
-        for name in names
+        for name in critic_ids(runtime.context.aw)
     ]
 
 
-def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """One critic's verdict: the rule-based critic, or an LLM template judged on evidence."""
+def critic(task: CriticTask, runtime: Runtime[RunContext]) -> SliceState:
+    """One critic's verdict, whichever kind it is (the registry knows)."""
     crash_point("node:critic")
     ctx = runtime.context
     slice_ = ctx.aw.slice(task["slice_id"])
@@ -181,18 +192,18 @@ def critic(task: CriticTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
         validation=task["validation"],
         profile=task["profile"],
     )
-    verdict = judge(ctx.aw, ctx.llm, task["critic"], case)
-    verdict["revision"] = task["revision"]
-    ctx.transcript.event(f"critic:{task['critic']}", "verdict", **verdict)
-    return {"verdicts": [verdict]}
+    verdict = get_critic(ctx.aw, task["critic"]).review(ctx.llm, case)
+    data = verdict.model_copy(update={"revision": task["revision"]}).model_dump(mode="json")
+    ctx.transcript.event(f"critic:{task['critic']}", "verdict", **data)
+    return {"verdicts": [data]}
 
 
-def decide(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def decide(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Commit when every critic passed; else revise (bounded) or give up."""
     crash_point("node:decide")
     ctx = runtime.context
-    current = [v for v in state.get("verdicts", []) if v["revision"] == state["revision"]]
-    failing = [v for v in current if not v["passed"]]
+    failing = [v for v in current_verdicts(state) if not v.passed]
+    decision: Decision
     if not failing:
         decision = "commit"
     elif state["revision"] < ctx.aw.index.max_revisions:
@@ -204,87 +215,74 @@ def decide(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "decision",
         decision=decision,
         revision=state["revision"],
-        failing=[v["critic"] for v in failing],
+        failing=[v.critic for v in failing],
     )
-    update: dict[str, Any] = {"decision": decision}
+    update: SliceState = {"decision": decision}
     if decision == "revise":
         feedback = []
         for v in failing:
-            for f in v["findings"]:
-                if f.get("blocking"):
-                    feedback.append(f"{v['critic']}: {f['message']} ({f['reason']})")
-            for key, value in (v.get("suggested_changes") or {}).items():
-                feedback.append(f"{v['critic']} suggests {key} = {dumps(value)}")
-        update.update(revision=state["revision"] + 1, feedback=feedback[:12])
+            feedback += [f"{v.critic}: {f.message} ({f.reason})" for f in v.blocking]
+            for key, value in v.suggested_changes.items():
+                feedback.append(f"{v.critic} suggests {key} = {dumps(value)}")
+        update["revision"] = state["revision"] + 1
+        update["feedback"] = feedback[:12]
         _discard(state)
     elif decision == "give_up":
         _discard(state)
-        names = ", ".join(v["critic"] for v in failing)
-        update.update(
-            outcome="refused",
-            reason=f"critics refused after {state['revision'] + 1} attempt(s): {names}",
-        )
+        names = ", ".join(v.critic for v in failing)
+        update["outcome"] = "refused"
+        update["reason"] = f"critics refused after {state['revision'] + 1} attempt(s): {names}"
     return update
 
 
+def _bundle(state: SliceState) -> BundleRef | None:
+    data = state.get("bundle")
+    return BundleRef.model_validate(data) if data else None
+
+
 def _discard(state: SliceState) -> None:
-    if state.get("bundle"):
-        shutil.rmtree(state["bundle"]["path"], ignore_errors=True)  # type: ignore[index]
+    bundle = _bundle(state)
+    if bundle is not None:
+        shutil.rmtree(bundle.path, ignore_errors=True)
 
 
-def commit(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def commit(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Commit the validated bundle atomically, with the run's provenance in the manifest."""
     crash_point("node:commit")
     ctx = runtime.context
-    bundle = state["bundle"]
+    bundle = _bundle(state)
     assert bundle is not None and state["validation"] is not None
-    current = [v for v in state.get("verdicts", []) if v["revision"] == state["revision"]]
     staged = StagedBundle(
         path=ctx.run_dir / f"bundle-r{state['revision']}",
-        manifest=Manifest.model_validate(bundle["manifest"]),
+        manifest=Manifest.model_validate(bundle.manifest),
         report=ValidationReport.model_validate(state["validation"]),
-        rows=bundle["rows"],
+        rows=bundle.rows,
     )
+    gate = state.get("gate")
     provenance = {
         **ctx.provenance,
         "run_id": state["run_id"],
         "slice": state["slice_id"],
         "revision": state["revision"],
         "models": sorted(ctx.llm.models_used),
-        "verdicts": [
-            {
-                "critic": v["critic"],
-                "passed": v["passed"],
-                "abstained": v.get("abstained"),
-                "score": v["score"],
-                "summary": v["summary"],
-                "findings": [
-                    {
-                        k: f.get(k)
-                        for k in ("severity", "rule", "field", "message", "status", "reason")
-                    }
-                    for f in v["findings"]
-                ],
-            }
-            for v in current
-        ],
+        "verdicts": [v.provenance() for v in current_verdicts(state)],
         "approval": state.get("approval"),
-        "gate_notes": (state.get("gate") or {}).get("notes", []),
+        "gate_notes": GateResult.model_validate(gate).notes if gate else [],
     }
     result = commit_bundle(ctx.aw.ws.store(), staged, provenance)
-    snapshot = {
-        "name": result.manifest.name,
-        "path": str(result.path),
-        "status": result.status,
-        "content_hash": result.manifest.content_hash,
-    }
+    snapshot = SnapshotRef(
+        name=result.manifest.name,
+        path=str(result.path),
+        status=result.status,
+        content_hash=result.manifest.content_hash,
+    ).model_dump(mode="json")
     ctx.transcript.event("commit", "commit", **snapshot)
     if result.status == "unchanged":
         shutil.rmtree(staged.path, ignore_errors=True)
     return {"snapshot": snapshot, "outcome": result.status}
 
 
-def give_up(state: SliceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def give_up(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     """Stop with nothing committed."""
     runtime.context.transcript.event(
         "give_up", "decision", outcome=state.get("outcome"), reason=state.get("reason")

@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import getpass
 import hashlib
-import json
 import os
 import secrets
 import sqlite3
@@ -23,9 +22,17 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from esdh_agent.agents.context import load_agent_workspace
+from esdh_agent.agents.models import Approval, JsonObject, RunStatus
 from esdh_agent.agents.session import llm_session
-from esdh_agent.core.store import process_alive, write_atomic
 from esdh_agent.errors import EsdhError, ExitCode, InputError
+from esdh_agent.graphs.slice_generation.records import (
+    append_decision,
+    interrupted_runs,
+    list_runs,
+    read_run,
+    run_summary,
+    write_run,
+)
 from esdh_agent.llm.recording import LLMMode
 from esdh_agent.llm.transcript import Transcript
 from esdh_agent.tools.bundle import bundle_tools
@@ -41,7 +48,7 @@ __all__ = [
     "run_slice",
 ]
 
-EXIT_BY_STATUS = {
+EXIT_BY_STATUS: dict[RunStatus, ExitCode] = {
     "committed": ExitCode.OK,
     "unchanged": ExitCode.OK,
     "refused": ExitCode.REFUSED,
@@ -49,15 +56,16 @@ EXIT_BY_STATUS = {
     "awaiting_approval": ExitCode.AWAITING_APPROVAL,
     "failed": ExitCode.ERROR,
 }
-Progress = Callable[[str, dict[str, Any]], None]
+Progress = Callable[[str, JsonObject], None]
+FINISHED: tuple[RunStatus, ...] = ("committed", "unchanged", "refused", "rejected")
 
 
 @dataclass
 class RunResult:
     run_id: str
     slice_id: str
-    status: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    status: RunStatus
+    summary: JsonObject = field(default_factory=dict)
     error: EsdhError | None = None
 
     @property
@@ -87,89 +95,6 @@ def checkpointer(ws: Workspace) -> Iterator[Any]:
         conn.close()
 
 
-def read_run(ws: Workspace, run_id: str) -> dict[str, Any]:
-    if not run_id or "/" in run_id or run_id.startswith("."):
-        raise InputError(f"invalid run id {run_id!r}")
-    path = ws.paths.run_record(run_id)
-    if not path.is_file():
-        raise InputError(f"no run {run_id!r}", hint="`esdh-agent transcripts list` shows runs")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-def interrupted_runs(ws: Workspace) -> list[dict[str, Any]]:
-    """Runs left "running" by a process that no longer exists (killed, crashed)."""
-    return [
-        r for r in list_runs(ws) if r.get("status") == "running" and not process_alive(r.get("pid"))
-    ]
-
-
-def list_runs(ws: Workspace) -> list[dict[str, Any]]:
-    root = ws.paths.runs
-    if not root.is_dir():
-        return []
-    runs = []
-    for path in sorted(root.glob("*/run.json")):
-        with contextlib.suppress(ValueError, OSError):
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
-    return runs
-
-
-def _write_run(run_dir: Path, data: dict[str, Any]) -> None:
-    write_atomic(run_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _append_decision(ws: Workspace, run_id: str, slice_id: str, approval: dict[str, Any]) -> None:
-    log = ws.governance / "decisions.md"
-    comment = " ".join(str(approval.get("comment", "")).split()).replace("|", "/")[:300]
-    row = (
-        f"| {approval.get('at')} | {approval.get('by')} | run {run_id} ({slice_id}) | "
-        f"{'approved' if approval.get('approved') else 'rejected'} | {comment} |\n"
-    )
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(row)
-
-
-def _validation_counts(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not report:
-        return None
-    findings = report.get("findings", [])
-    return {
-        "errors": sum(1 for f in findings if f["severity"] == "error"),
-        "warnings": sum(1 for f in findings if f["severity"] == "warning"),
-        "rows": report.get("rows"),
-    }
-
-
-def _summary(state: dict[str, Any], status: str) -> dict[str, Any]:
-    verdicts = [v for v in state.get("verdicts", []) if v.get("revision") == state.get("revision")]
-    return {
-        "status": status,
-        "revision": state.get("revision"),
-        "plan": state.get("plan"),
-        "planner": {
-            k: (state.get("planner") or {}).get(k)
-            for k in ("valid", "attempts", "mode", "dropped", "errors")
-        },
-        "gate": state.get("gate"),
-        "validation": _validation_counts(state.get("validation")),
-        "verdicts": [
-            {
-                "critic": v["critic"],
-                "passed": v["passed"],
-                "abstained": v.get("abstained"),
-                "score": v.get("score"),
-                "summary": v.get("summary"),
-                "blocking": [f["message"] for f in v["findings"] if f.get("blocking")],
-            }
-            for v in verdicts
-        ],
-        "snapshot": state.get("snapshot"),
-        "approval": state.get("approval"),
-        "reason": state.get("reason"),
-    }
-
-
 def _execute(
     ws: Workspace,
     run_id: str,
@@ -180,7 +105,7 @@ def _execute(
     *,
     fresh: bool,
     progress: Progress | None,
-    record: dict[str, Any],
+    record: JsonObject,
 ) -> RunResult:
     from esdh_agent.graphs.slice_generation.graph import build_graph
     from esdh_agent.graphs.slice_generation.state import RunContext
@@ -209,11 +134,11 @@ def _execute(
         pid=os.getpid(),
     )
     record.setdefault("started_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    _write_run(run_dir, record)
+    write_run(run_dir, record)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}}
     transcript.event("run", "run_start" if fresh else "run_resume", slice=slice_id, llm_mode=mode)
-    state: dict[str, Any] = {}
-    status = "failed"
+    state: JsonObject = {}
+    status: RunStatus = "failed"
     error: EsdhError | None = None
     session = llm_session(
         ws,
@@ -270,14 +195,14 @@ def _execute(
             error=f"internal error: {type(exc).__name__}: {exc}",
             ended_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        _write_run(run_dir, record)
+        write_run(run_dir, record)
         transcript.event("run", "run_error", error=record["error"])
         raise
-    approval = state.get("approval")
-    if approval and approval.get("at") and not record.get("approval_logged"):
-        _append_decision(ws, run_id, slice_id, approval)
+    approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
+    if approval and approval.at and not record.get("approval_logged"):
+        append_decision(ws, run_id, slice_id, approval)
         record["approval_logged"] = True
-    record.update(_summary(state, status))
+    record.update(run_summary(state, status))
     before = record.get("llm") or {}
     record["llm"] = {
         "calls": before.get("calls", 0) + calls,
@@ -286,7 +211,7 @@ def _execute(
     }
     if status != "awaiting_approval":
         record["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    _write_run(run_dir, record)
+    write_run(run_dir, record)
     transcript.event("run", "run_end", status=status)
     return RunResult(run_id, slice_id, status, record, error)
 
@@ -330,7 +255,7 @@ def resume_run(
 
     record = read_run(ws, run_id)
     status = record.get("status")
-    if status in ("committed", "unchanged", "refused", "rejected"):
+    if status in FINISHED:
         raise InputError(f"run {run_id} already finished ({status})")
     if status == "awaiting_approval" and approve is None:
         raise InputError(f"run {run_id} awaits approval", hint="pass --approve or --reject")

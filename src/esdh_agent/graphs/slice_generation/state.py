@@ -1,19 +1,25 @@
-"""Graph state: plain JSON-able data only (the bundle itself lives on disk)."""
+"""Graph state: plain JSON-able data only (the bundle itself lives on disk).
+
+Each structured field holds the JSON of a model in ``esdh_agent.agents.models`` (named in
+its comment): nodes validate it on the way in and dump it on the way out, so checkpoints
+never depend on where a class lives.
+"""
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Protocol, TypedDict
 
 from langchain_core.tools import BaseTool
 
 from esdh_agent.agents.context import AgentWorkspace
-from esdh_agent.llm.client import LLMClient
+from esdh_agent.agents.models import Decision, JsonObject, Outcome
+from esdh_agent.llm.protocol import StructuredModel
 from esdh_agent.llm.transcript import Transcript
 
-__all__ = ["CriticTask", "RunContext", "SliceInput", "SliceState"]
+__all__ = ["CriticTask", "RunContext", "RunModel", "SliceInput", "SliceState"]
 
 
 class SliceInput(TypedDict):
@@ -24,24 +30,24 @@ class SliceInput(TypedDict):
 
 
 class SliceState(TypedDict, total=False):
-    """Everything a run knows, checkpointed after every step."""
+    """Everything a run knows, checkpointed after every step (and what nodes return)."""
 
     run_id: str
     slice_id: str
     revision: int
-    planner: dict[str, Any]
-    plan: dict[str, Any]
-    gate: dict[str, Any]
-    approval: dict[str, Any] | None
-    bundle: dict[str, Any] | None
-    validation: dict[str, Any] | None
-    profile: dict[str, Any] | None
-    verdicts: Annotated[list[dict[str, Any]], operator.add]
+    planner: JsonObject  # PlannerResult
+    plan: JsonObject  # the GenerationPlan the gate settled on
+    gate: JsonObject  # GateResult
+    approval: JsonObject | None  # Approval
+    bundle: JsonObject | None  # BundleRef
+    validation: JsonObject | None  # core.report.ValidationReport
+    profile: JsonObject | None  # agents.profile.build_profile (free-form)
+    verdicts: Annotated[list[JsonObject], operator.add]  # Verdict, every revision's
     feedback: list[str]
-    decision: str | None
-    outcome: str | None
+    decision: Decision | None
+    outcome: Outcome | None
     reason: str | None
-    snapshot: dict[str, Any] | None
+    snapshot: JsonObject | None  # SnapshotRef
 
 
 class CriticTask(TypedDict):
@@ -50,9 +56,16 @@ class CriticTask(TypedDict):
     critic: str
     revision: int
     slice_id: str
-    plan: dict[str, Any]
-    validation: dict[str, Any]
-    profile: dict[str, Any]
+    plan: JsonObject
+    validation: JsonObject
+    profile: JsonObject
+
+
+class RunModel(StructuredModel, Protocol):
+    """The run's model client: structured calls, and which models answered them."""
+
+    @property
+    def models_used(self) -> set[str]: ...
 
 
 @dataclass
@@ -60,8 +73,8 @@ class RunContext:
     """Per-invocation dependencies (never checkpointed)."""
 
     aw: AgentWorkspace
-    llm: LLMClient
+    llm: RunModel
     transcript: Transcript
     tools: dict[str, BaseTool]
     run_dir: Path
-    provenance: dict[str, Any]
+    provenance: JsonObject
