@@ -22,7 +22,7 @@ from esdh_agent.errors import EsdhError, ExitCode
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import CliResult
-from tests.review.conftest import Runs
+from tests.transcripts.conftest import Runs
 
 app = typer.Typer()
 app.command("diff")(diff_command)

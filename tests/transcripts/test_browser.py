@@ -18,8 +18,8 @@ from esdh_agent.cli.transcripts_extra import export_command, write_report
 from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.workspace import Workspace
 
-from tests.review.conftest import Runs, load
-from tests.review.test_html import _evil_run
+from tests.transcripts.conftest import Runs, load
+from tests.transcripts.test_html import _evil_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

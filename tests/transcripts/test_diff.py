@@ -9,7 +9,7 @@ from typing import Any
 from esdh_agent.transcripts.diff import diff_runs, finding_key, flatten, node_usage
 from esdh_agent.workspace import Workspace
 
-from tests.review.conftest import Runs, load
+from tests.transcripts.conftest import Runs, load
 
 
 def test_a_run_against_itself_has_no_changes(workspace: Workspace, runs: Runs) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.workspace import Workspace
 
-from tests.review.conftest import Runs, load
+from tests.transcripts.conftest import Runs, load
 
 EVIL = '</pre></code><script>alert("pwned")</script><img src=x onerror="alert(1)">'
 
