@@ -227,37 +227,33 @@ class Verdict(_Data):
     def blocking(self) -> list[VerdictFinding]:
         return [f for f in self.findings if f.blocking]
 
-    def provenance(self) -> JsonObject:
-        """The verdict as a committed manifest records it."""
+    def _headline(self) -> JsonObject:
         return {
             "critic": self.critic,
             "passed": self.passed,
             "abstained": self.abstained,
             "score": self.score,
             "summary": self.summary,
-            "findings": [
-                {
-                    "severity": f.severity,
-                    "rule": f.rule,
-                    "field": f.field,
-                    "message": f.message,
-                    "status": f.status,
-                    "reason": f.reason,
-                }
-                for f in self.findings
-            ],
         }
+
+    def provenance(self) -> JsonObject:
+        """The verdict as a committed manifest records it."""
+        findings = [
+            {
+                "severity": f.severity,
+                "rule": f.rule,
+                "field": f.field,
+                "message": f.message,
+                "status": f.status,
+                "reason": f.reason,
+            }
+            for f in self.findings
+        ]
+        return {**self._headline(), "findings": findings}
 
     def brief(self) -> JsonObject:
         """The verdict as ``run.json`` records it."""
-        return {
-            "critic": self.critic,
-            "passed": self.passed,
-            "abstained": self.abstained,
-            "score": self.score,
-            "summary": self.summary,
-            "blocking": [f.message for f in self.blocking],
-        }
+        return {**self._headline(), "blocking": [f.message for f in self.blocking]}
 
 
 def verdict_state(verdict: Mapping[str, Any]) -> VerdictState:
