@@ -106,11 +106,8 @@ def _blocks(
             offsets[entity] += table.num_rows
 
 
-def _as_of(path: Path, manifest: Manifest | None, as_of: dt.date | None) -> dt.date:
-    if as_of is not None:
-        return as_of
-    if manifest is not None:
-        return GenerationPlan.model_validate(manifest.plan).as_of_date
+def _generated_on(path: Path) -> dt.date:
+    """The date a manifest-less snapshot says it was generated (else today)."""
     meta = path / "metadata.json"
     if meta.is_file():
         try:
@@ -121,17 +118,26 @@ def _as_of(path: Path, manifest: Manifest | None, as_of: dt.date | None) -> dt.d
     return dt.date.today()
 
 
-def validate_path(ws: Workspace, path: Path, as_of: dt.date | None = None) -> ValidationReport:
-    """Validate a snapshot directory, committed here or produced by someone else.
+def validate_path(
+    ws: Workspace,
+    path: Path,
+    as_of: dt.date | None = None,
+    *,
+    plan: GenerationPlan | None = None,
+) -> ValidationReport:
+    """Validate a snapshot directory: committed here, produced by someone else, or a bundle the
+    agent staged. Every rule runs, CSV types included, whoever asks.
 
+    ``plan`` (a staged bundle's plan) stands in for the manifest's and sets the as-of date.
     With a manifest (either layout) the data is read and checked one block at a time, as it
     was generated, so memory stays bounded; without one, the whole tables are one block.
     """
     manifest = read_manifest(path) if (path / MANIFEST).is_file() else None
-    plan = GenerationPlan.model_validate(manifest.plan) if manifest else None
+    if plan is None and manifest is not None:
+        plan = GenerationPlan.model_validate(manifest.plan)
     ctx = ValidationContext(
         vocab=ws.vocabulary(),
-        as_of=_as_of(path, manifest, as_of),
+        as_of=as_of or (plan.as_of_date if plan else _generated_on(path)),
         marker=manifest.marker if manifest else ws.policy().required_marker,
         plan=plan,
     )

@@ -15,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from esdh_agent.agents.models import BundleRef
 from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.engines.options import ExecutionOptions
 from esdh_agent.engines.pipeline import stage_bundle
-from esdh_agent.snapshots.operations import read_tables
+from esdh_agent.snapshots.operations import read_tables, validate_path
 from esdh_agent.workspace import Workspace
 
 __all__ = ["GenerateArgs", "ValidateArgs", "bundle_tools"]
@@ -87,19 +86,10 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
         profile of the data with a few sample rows.
         """
         path = _inside(ws, bundle_dir)
-        tables, type_findings = read_tables(path)
-        parsed = GenerationPlan.model_validate(plan) if plan is not None else None
-        as_of = (parsed or GenerationPlan()).as_of_date
-        ctx = ValidationContext(
-            vocab=ws.vocabulary(), as_of=as_of, marker=policy.required_marker, plan=parsed
-        )
-        report = validate_tables(ctx, tables)
-        if type_findings:
-            from esdh_agent.core.report import ValidationReport
-
-            report = ValidationReport.merge(
-                [*type_findings, *report.findings], report.rows, report.rules
-            )
+        parsed = GenerationPlan.model_validate(plan) if plan is not None else GenerationPlan()
+        as_of = parsed.as_of_date
+        report = validate_path(ws, path, as_of, plan=parsed if plan is not None else None)
+        tables, _ = read_tables(path)
         return {"report": report.model_dump(mode="json"), "profile": build_profile(tables, as_of)}
 
     return {
