@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from esdh_agent.core.generator import GENERATOR_VERSION
+from esdh_agent.core.layout import default_snapshot_name
+from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import CliResult
@@ -45,6 +49,57 @@ def test_baseline_generate_then_rerun_verify_reproduce(cli: Cli, workspace: Work
     assert [s["name"] for s in json.loads(listed.out)] == ["v0.1"]
     assert cli("snapshots", "show", "v0.1").code == 0
     assert cli("validate", "v0.1").code == 0
+
+
+def test_other_options_get_their_own_default_name(cli: Cli, workspace: Workspace) -> None:
+    """A plain generate with other options never collides with the default snapshot."""
+    assert cli("generate").code == 0
+    first = cli("generate", "--persons", "1000", "--json")
+    assert first.code == 0, first.err
+    data = json.loads(first.out)
+    plan = GenerationPlan(person_count=1000)
+    assert data["status"] == "committed"
+    assert data["name"] == f"v0.1-{plan.plan_hash()[:8]}" == default_snapshot_name(plan)
+    again = cli("generate", "--persons", "1000")
+    assert again.code == 0 and f"Unchanged snapshot {data['name']}" in again.out
+    assert snapshot_dirs(workspace) == sorted(["v0.1", data["name"]])
+    assert cli("generate", "--persons", "200", "--seed", "20251101").out.startswith(
+        "Unchanged snapshot v0.1:"  # the default plan spelled out is still the default plan
+    )
+    assert cli("generate", "--version", "v0.2").code == 0
+    assert "v0.2" in snapshot_dirs(workspace)
+    named = json.loads(cli("generate", "--persons", "1000", "--name", "mine", "--json").out)
+    assert named["name"] == "mine" and named["content_hash"] != data["content_hash"]
+    persons = {
+        n: (workspace.data / "snapshots" / n / "persons.csv").read_text().splitlines()[1:]
+        for n in ("mine", data["name"])
+    }
+    ids = {n: {line.split(",")[0] for line in lines} for n, lines in persons.items()}
+    assert not ids["mine"] & ids[data["name"]]  # loadable together
+    rest = {n: [line.split(",", 1)[1] for line in lines] for n, lines in persons.items()}
+    assert rest["mine"] == rest[data["name"]]  # only the ids differ
+
+
+def test_reproduce_explains_a_snapshot_of_another_generator_version(
+    cli: Cli, workspace: Workspace
+) -> None:
+    assert cli("generate", "--persons", "30", "--name", "snap").code == 0
+    old = workspace.store().path("old")
+    shutil.copytree(workspace.store().path("snap"), old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["name"] = "old"
+    manifest["generator"]["generator_version"] = "1"
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    result = cli("snapshots", "reproduce", "old")
+    assert result.code == 1 and result.out == ""
+    errors = [line for line in result.err.splitlines() if line.strip()]
+    assert len(errors) == 1, result.err
+    assert f"old was made by generator 1; this is generator {GENERATOR_VERSION}" in errors[0]
+    assert "cannot be reproduced by this version; re-generate it" in errors[0]
+    data = json.loads(cli("snapshots", "reproduce", "old", "--json").out)
+    assert not data["ok"] and data["actual"] is None and data["generator_version"] == "1"
+    assert data["other_generator"].startswith("old was made by generator 1")
+    assert cli("snapshots", "reproduce", "snap").code == 0
 
 
 def test_json_output_and_formats(cli: Cli, workspace: Workspace) -> None:
@@ -123,8 +178,8 @@ def test_bad_input_gives_one_clear_line_and_leaves_nothing(
 
 
 def test_different_content_under_a_committed_name_is_refused(cli: Cli) -> None:
-    assert cli("generate", "--persons", "20").code == 0
-    result = cli("generate", "--persons", "21")
+    assert cli("generate", "--persons", "20", "--name", "mine").code == 0
+    result = cli("generate", "--persons", "21", "--name", "mine")
     assert result.code == 1
     assert "already exists with different content" in result.err
 
@@ -140,7 +195,7 @@ def test_unwritable_data_directory_is_a_clear_error(cli: Cli, workspace: Workspa
 def test_corrupt_snapshot_is_reported_on_verify_and_validate(
     cli: Cli, workspace: Workspace
 ) -> None:
-    assert cli("generate", "--persons", "30").code == 0
+    assert cli("generate", "--persons", "30", "--name", "v0.1").code == 0
     path = workspace.data / "snapshots/v0.1/persons.csv"
     text = path.read_text(encoding="utf-8").replace('"Personal"', '"Persnal"', 1)
     path.write_text(text, encoding="utf-8")
@@ -157,7 +212,7 @@ def test_corrupt_snapshot_is_reported_on_verify_and_validate(
 def test_validate_a_directory_someone_else_produced(
     cli: Cli, workspace: Workspace, tmp_path: Path
 ) -> None:
-    assert cli("generate", "--persons", "25").code == 0
+    assert cli("generate", "--persons", "25", "--name", "v0.1").code == 0
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     for name in ("persons.csv", "vehicles.csv", "profiles.csv"):

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from esdh_agent.core import generator
+from esdh_agent.core import rng
 from esdh_agent.core.contract import CONTRACT_STATES, PROFILE_NAMESPACE
 from esdh_agent.core.generator import generate_block
-from esdh_agent.core.layout import compile_layout
+from esdh_agent.core.layout import BLOCK_SIZE, compile_layout, default_snapshot_name
 from esdh_agent.core.plan import AgeBand, EdgeCases, GenerationPlan
 from esdh_agent.core.rng import largest_remainder
+from esdh_agent.core.store import check_name
 from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.core.vocab import Vocabulary
 
@@ -42,8 +43,10 @@ def age_on(dob: dt.date, on: dt.date) -> int:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
-def build(plan: GenerationPlan, vocab: Vocabulary, block_size: int = 97) -> dict[str, pa.Table]:
-    layout = compile_layout(plan, vocab, MARKER, block_size)
+def build(
+    plan: GenerationPlan, vocab: Vocabulary, block_size: int = 97, name: str | None = None
+) -> dict[str, pa.Table]:
+    layout = compile_layout(plan, vocab, MARKER, block_size, name=name)
     blocks = [generate_block(layout, spec) for spec in layout.blocks]
     return {
         e: pa.concat_tables([b[e] for b in blocks]) for e in ("persons", "vehicles", "profiles")
@@ -173,6 +176,64 @@ def test_same_plan_and_seed_give_identical_tables(vocab: Vocabulary) -> None:
     assert not other["persons"].equals(a["persons"])
 
 
+ID_COLUMNS = {
+    "persons.person_id",
+    "vehicles.vehicle_id",
+    "vehicles.person_id",
+    "profiles.profile_id",
+    "profiles.person_id",
+    "profiles.vehicle_id",
+}
+
+
+def test_the_snapshot_name_changes_the_ids_and_nothing_else(vocab: Vocabulary) -> None:
+    """Two snapshots of one plan and seed under different names load into one database: their
+    ids are disjoint, and every other column is the same bytes."""
+    plan = GenerationPlan(person_count=500, vehicles_per_person={1: 0.5, 2: 0.5})
+    a, b = build(plan, vocab, name="team-a"), build(plan, vocab, name="team-b")
+    assert build(plan, vocab, name="team-a")["profiles"].equals(a["profiles"])
+    differing = {
+        f"{entity}.{column}"
+        for entity, table in a.items()
+        for column in table.column_names
+        if not table.column(column).equals(b[entity].column(column))
+    }
+    assert differing == ID_COLUMNS
+    for entity, column in (
+        ("persons", "person_id"),
+        ("vehicles", "vehicle_id"),
+        ("profiles", "profile_id"),
+    ):
+        ids_a = set(a[entity].column(column).to_pylist())
+        ids_b = set(b[entity].column(column).to_pylist())
+        assert len(ids_a) == len(ids_b) == a[entity].num_rows and not ids_a & ids_b
+
+
+def test_an_unnamed_generation_is_the_default_named_snapshot(vocab: Vocabulary) -> None:
+    plan = GenerationPlan(person_count=50)
+    unnamed = compile_layout(plan, vocab, MARKER)
+    assert unnamed.name == default_snapshot_name(plan) == f"v0.1-{plan.plan_hash()[:8]}"
+    block = generate_block(unnamed, unnamed.blocks[0])
+    named = build(plan, vocab, block_size=BLOCK_SIZE, name=default_snapshot_name(plan))
+    assert all(block[entity].equals(named[entity]) for entity in block)
+
+
+def test_default_snapshot_names() -> None:
+    assert default_snapshot_name(GenerationPlan()) == "v0.1"
+    assert default_snapshot_name(GenerationPlan(seed=20251101, person_count=200)) == "v0.1"
+    assert default_snapshot_name(GenerationPlan(dataset_version="v0.2")) == "v0.2"
+    other = GenerationPlan(person_count=1000)
+    assert re.fullmatch(r"v0\.1-[0-9a-f]{8}", default_snapshot_name(other))
+    reordered = GenerationPlan(lob_mix={"Commercial": 0.3, "Personal": 0.7})
+    assert default_snapshot_name(reordered) == "v0.1"  # canonical key order
+    names = {
+        default_snapshot_name(GenerationPlan(seed=s, dataset_version=v))
+        for s in (1, 2)
+        for v in ("v0.1", "v0.2")
+    }
+    assert len(names) == 4 and all(check_name(n) == n for n in names)
+
+
 def test_blocks_do_not_depend_on_each_other(vocab: Vocabulary) -> None:
     """Generating block 3 alone gives the same rows as generating all blocks in order."""
     plan = GenerationPlan(person_count=1000)
@@ -205,12 +266,12 @@ def test_a_field_stream_changes_only_that_field(
     """Adding or changing one field's stream leaves every other column's values alone."""
     plan = GenerationPlan(person_count=400, vehicles_per_person={1: 0.5, 2: 0.5})
     before = build(plan, vocab)
-    real = generator.stream
+    real = rng.stream
 
     def perturbed(seed: int, entity: str, name: str, block: int) -> np.random.Generator:
         return real(seed + 1 if name == field else seed, entity, name, block)
 
-    monkeypatch.setattr(generator, "stream", perturbed)
+    monkeypatch.setattr(rng, "stream", perturbed)  # the generator's streams (BlockStreams)
     after = build(plan, vocab)
     differing = {
         f"{entity}.{column}"

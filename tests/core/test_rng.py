@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esdh_agent.core.rng import allocate_to_blocks, block_labels, largest_remainder, permute, stream
+from esdh_agent.core.rng import (
+    allocate_to_blocks,
+    block_labels,
+    id_stream,
+    largest_remainder,
+    permute,
+    stream,
+)
 
 
 def test_largest_remainder_is_exact_on_decimal_shares() -> None:
@@ -77,3 +84,20 @@ def test_streams_depend_on_every_part_of_their_key() -> None:
         stream(1, "persons", "first_name", 1),
     ):
         assert other.integers(0, 2**62, size=4).tolist() != base
+
+
+def test_id_streams_depend_on_the_snapshot_name_and_the_seed() -> None:
+    def draw(generator: np.random.Generator) -> list[int]:
+        return [int(x) for x in generator.integers(0, 2**62, size=4)]
+
+    base = draw(id_stream(1, "v0.1", "persons", "person_id", 0))
+    assert base == draw(id_stream(1, "v0.1", "persons", "person_id", 0))
+    assert base != draw(stream(1, "persons", "person_id", 0))  # not the seed-only stream
+    for other in (
+        id_stream(2, "v0.1", "persons", "person_id", 0),
+        id_stream(1, "v0.1-1a2b3c4d", "persons", "person_id", 0),
+        id_stream(1, "v0.1", "vehicles", "person_id", 0),
+        id_stream(1, "v0.1", "persons", "vehicle_id", 0),
+        id_stream(1, "v0.1", "persons", "person_id", 1),
+    ):
+        assert draw(other) != base

@@ -5,32 +5,45 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.core.plan import AgeBand, GenerationPlan
 from esdh_agent.core.store import SnapshotStore, check_name
-from esdh_agent.engines.pipeline import build_snapshot
+from esdh_agent.engines.pipeline import BuildResult, build_snapshot
 from esdh_agent.errors import SnapshotConflict, SnapshotNameError, ValidationFailed
+from esdh_agent.snapshots import operations
 from esdh_agent.snapshots.operations import reproduce, verify
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import MARKER
 
 
-def build(ws: Workspace, plan: GenerationPlan, name: str = "snap", **kw: object):
-    return build_snapshot(
-        plan, vocab=ws.vocabulary(), store=ws.store(), marker=MARKER, name=name, **kw
-    )  # type: ignore[arg-type]
+def build(
+    ws: Workspace,
+    plan: GenerationPlan,
+    name: str = "snap",
+    *,
+    data: str | None = None,
+    **kw: Any,
+) -> BuildResult:
+    """Build ``plan`` as ``name`` in the workspace's store, or in another store under its data
+    directory (``data``): ids are keyed on the name, so equal bytes need equal names."""
+    store = ws.store() if data is None else SnapshotStore(ws.data / data)
+    return build_snapshot(plan, vocab=ws.vocabulary(), store=store, marker=MARKER, name=name, **kw)
 
 
 PLAN = GenerationPlan(person_count=700, vehicles_per_person={1: 0.6, 2: 0.4})
 
 
 def test_same_bytes_for_one_and_several_workers(workspace: Workspace) -> None:
-    one = build(workspace, PLAN, "one", workers=1, block_size=64, formats=("csv", "parquet"))
-    two = build(workspace, PLAN, "two", workers=2, block_size=64, formats=("csv", "parquet"))
+    formats = ("csv", "parquet")
+    one = build(workspace, PLAN, workers=1, data="one", block_size=64, formats=formats)
+    two = build(workspace, PLAN, workers=2, data="two", block_size=64, formats=formats)
     assert len(one.commit.manifest.entities["persons"].blocks) == 11
     assert one.commit.manifest.content_hash == two.commit.manifest.content_hash
     files_one = {f.path: f.sha256 for f in one.commit.manifest.files}
@@ -39,8 +52,8 @@ def test_same_bytes_for_one_and_several_workers(workspace: Workspace) -> None:
 
 
 def test_content_hash_ignores_formats_and_commit_time(workspace: Workspace) -> None:
-    a = build(workspace, PLAN, "a", formats=("csv",))
-    b = build(workspace, PLAN, "b", formats=("csv", "json", "parquet"))
+    a = build(workspace, PLAN, data="a", formats=("csv",))
+    b = build(workspace, PLAN, data="b", formats=("csv", "json", "parquet"))
     assert a.commit.manifest.content_hash == b.commit.manifest.content_hash
     assert {f.path for f in b.commit.manifest.files} >= {"persons.json", "persons.parquet"}
     rows = json.loads((b.commit.path / "vehicles.json").read_text(encoding="utf-8"))
@@ -94,6 +107,50 @@ def test_reproduce_confirms_the_content_hash(workspace: Workspace) -> None:
     result = reproduce(workspace, "snap")
     assert result.ok and not result.warnings
     assert not any(p.name.startswith(".reproduce") for p in workspace.data.iterdir())
+
+
+def older_copy(ws: Workspace, name: str, copy: str, generator_version: str) -> Path:
+    """A copy of committed snapshot ``name`` whose manifest claims another generator version."""
+    target = ws.store().path(copy)
+    shutil.copytree(ws.store().path(name), target)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["name"] = copy
+    manifest["generator"]["generator_version"] = generator_version
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return target
+
+
+def test_reproduce_explains_a_snapshot_of_another_generator_version(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(workspace, PLAN, block_size=128)
+    older_copy(workspace, "snap", "old", "1")
+    monkeypatch.setattr(operations, "build_snapshot", _never)  # nothing is regenerated
+    result = reproduce(workspace, "old")
+    assert not result.ok and result.actual is None and result.generator == "1"
+    assert result.other_generator() == (
+        f"old was made by generator 1; this is generator {GENERATOR_VERSION} — its values "
+        "cannot be reproduced by this version; re-generate it, or reproduce it with the "
+        "esdh-agent build that made it"
+    )
+    manifest = json.loads((workspace.store().path("old") / "manifest.json").read_text())
+    manifest["generator"]["version"] = "0.0.9"
+    (workspace.store().path("old") / "manifest.json").write_text(json.dumps(manifest))
+    line = reproduce(workspace, "old").other_generator()
+    assert line is not None and line.endswith("install esdh-agent 0.0.9 to reproduce it")
+
+
+def _never(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a snapshot of another generator version was regenerated")
+
+
+def test_a_conflict_with_another_generator_version_says_so(workspace: Workspace) -> None:
+    build(workspace, PLAN, block_size=128)
+    older_copy(workspace, "snap", "v0.1", "1")
+    with pytest.raises(SnapshotConflict, match="made by generator 1; this is generator"):
+        build(workspace, PLAN, "v0.1", block_size=128)
+    with pytest.raises(SnapshotConflict, match="already exists with different content"):
+        build(workspace, PLAN.model_copy(update={"seed": 1}), block_size=128)
 
 
 def _commit_in_child(root: str, seed: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

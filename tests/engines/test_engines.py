@@ -10,6 +10,7 @@ import pytest
 
 from esdh_agent.core.blockwork import worker_fingerprint
 from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.store import SnapshotStore
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.base import in_order
 from esdh_agent.engines.pipeline import BuildResult, build_snapshot
@@ -23,11 +24,18 @@ PLAN = GenerationPlan(person_count=700, vehicles_per_person={1: 0.6, 2: 0.3, 3: 
 FORMATS = ("csv", "json", "parquet")
 
 
-def build(ws: Workspace, name: str, **options: Any) -> BuildResult:
+def store_of(ws: Workspace, data: str | None) -> SnapshotStore:
+    """The workspace's store, or another one under its data directory."""
+    return ws.store() if data is None else SnapshotStore(ws.data / data)
+
+
+def build(ws: Workspace, name: str, data: str | None = None, **options: Any) -> BuildResult:
+    """Build PLAN as ``name``; ``data`` puts it in its own store, so that runs that must give
+    the same bytes can share one name (ids are keyed on the name)."""
     return build_snapshot(
         PLAN,
         vocab=ws.vocabulary(),
-        store=ws.store(),
+        store=store_of(ws, data),
         marker=MARKER,
         name=name,
         formats=FORMATS,
@@ -39,14 +47,16 @@ def build(ws: Workspace, name: str, **options: Any) -> BuildResult:
 def test_one_content_hash_for_every_engine_worker_count_and_layout(
     workspace: Workspace, dask_scheduler: str
 ) -> None:
-    runs = {
+    runs: dict[str, dict[str, Any]] = {
         "local-1-single": {"workers": 1},
         "local-2-parts": {"workers": 2, "layout": "parts"},
         "dask-2-single": {"engine": "dask", "scheduler": dask_scheduler},
         "dask-2-parts": {"engine": "dask", "scheduler": dask_scheduler, "layout": "parts"},
         "dask-3-parts": {"engine": "dask", "workers": 3, "layout": "parts"},
     }
-    manifests = {name: build(workspace, name, **kw).commit.manifest for name, kw in runs.items()}
+    manifests = {
+        run: build(workspace, "snap", data=run, **kw).commit.manifest for run, kw in runs.items()
+    }
     assert len(manifests["local-1-single"].entities["persons"].blocks) == 11
     assert len({m.content_hash for m in manifests.values()}) == 1
     assert len({m.model_dump_json(include={"entities"}) for m in manifests.values()}) == 1
@@ -54,7 +64,7 @@ def test_one_content_hash_for_every_engine_worker_count_and_layout(
     assert files["local-1-single"] == files["dask-2-single"]
     assert files["local-2-parts"] == files["dask-2-parts"] == files["dask-3-parts"]
     assert len(files["dask-3-parts"]) == 11 * 3 * len(FORMATS) + 1  # + metadata.json
-    assert all(verify(workspace.store(), name).ok for name in runs)
+    assert all(verify(store_of(workspace, run), "snap").ok for run in runs)
 
 
 def _slow_identity(task: float, index: int) -> int:

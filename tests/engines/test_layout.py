@@ -16,7 +16,7 @@ from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.manifest import BlockEntry, part_path
 from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.snapshots.operations import read_tables, validate_path, verify
-from esdh_agent.workspace import Workspace
+from esdh_agent.workspace import Workspace, init_workspace
 
 from tests.engines.test_engines import FORMATS, PLAN, build
 
@@ -25,7 +25,7 @@ Cli = Callable[..., object]
 
 def test_parts_are_complete_files_listed_with_rows_bytes_and_sha256(workspace: Workspace) -> None:
     parts = build(workspace, "parts", layout="parts").commit
-    single = build(workspace, "single").commit
+    single = build(workspace, "parts", data="single").commit  # same name: same ids
     manifest = parts.manifest
     assert manifest.layout == "parts" and single.manifest.layout == "single"
     assert manifest.content_hash == single.manifest.content_hash
@@ -121,18 +121,19 @@ def _repeat_vin(root: Path, blocks: list[BlockEntry], layout: str) -> None:
 
 
 def test_generate_with_dask_and_parts_from_the_command_line(
-    cli: Cli, workspace: Workspace, dask_scheduler: str
+    cli: Cli, workspace: Workspace, dask_scheduler: str, tmp_path: Path
 ) -> None:
-    base = ("generate", "--persons", "300", "--json")
-    local = cli(*base, "--name", "local")
-    dask = cli(*base, "--name", "dask", "--engine", "dask", "--scheduler", dask_scheduler,
+    base = ("generate", "--persons", "300", "--json", "--name", "snap")
+    other = init_workspace(tmp_path / "other")  # the same name in another workspace
+    local = cli(*base, "--workspace", str(other))
+    dask = cli(*base, "--engine", "dask", "--scheduler", dask_scheduler,
                "--layout", "parts", "--format", "csv,parquet")  # fmt: skip
     assert local.code == 0 and dask.code == 0, dask.err  # type: ignore[attr-defined]
     a, b = json.loads(local.out), json.loads(dask.out)  # type: ignore[attr-defined]
     assert a["content_hash"] == b["content_hash"]
     assert "persons/part-00000.parquet" in b["files"]
-    assert cli("snapshots", "verify", "dask").code == 0  # type: ignore[attr-defined]
-    assert cli("validate", "dask").code == 0  # type: ignore[attr-defined]
+    assert cli("snapshots", "verify", "snap").code == 0  # type: ignore[attr-defined]
+    assert cli("validate", "snap").code == 0  # type: ignore[attr-defined]
     (workspace.root / "esdh-workspace.yaml").write_text(
         f"engine: dask\nscheduler: {dask_scheduler}\nlayout: parts\n", encoding="utf-8"
     )
@@ -155,7 +156,7 @@ def test_bad_engine_options_are_usage_errors(
 ) -> None:
     result = cli("generate", "--persons", "10", *args)
     assert result.code == 2 and message in result.err  # type: ignore[attr-defined]
-    assert not (workspace.data / "snapshots" / "v0.1").exists()
+    assert workspace.store().names() == []
 
 
 def test_part_paths_sort_in_block_order() -> None:

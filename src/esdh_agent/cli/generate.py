@@ -65,7 +65,13 @@ def generate_command(
         str | None, typer.Option("--version", help="Dataset version, e.g. v0.1.")
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Snapshot name (default: dataset version).")
+        str | None,
+        typer.Option(
+            "--name",
+            help="Snapshot name; ids are keyed on it. Default: the dataset version (v0.1) "
+            "when the plan is that version's default plan (nothing but --version set), else "
+            "<version>-<first 8 hex digits of the plan's SHA-256>, e.g. v0.1-1a2b3c4d.",
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -102,6 +108,7 @@ def generate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
+    from esdh_agent.core.layout import default_snapshot_name
     from esdh_agent.core.policy import enforce
     from esdh_agent.engines.options import ExecutionOptions
     from esdh_agent.engines.pipeline import build_snapshot
@@ -119,7 +126,7 @@ def generate_command(
         layout=layout,
         formats=formats,
     )
-    snapshot = name or plan.dataset_version
+    snapshot = name if name is not None else default_snapshot_name(plan)
     console = err_console()
     progress_cb, progress = _progress(console, enabled=not as_json)
     try:

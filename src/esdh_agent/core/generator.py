@@ -1,7 +1,8 @@
 """Generate one block of Person / Vehicle / Profile rows as Arrow tables, vectorized.
 
 Each field draws from its own stream ``(seed, entity, field, block)``, so a block is the
-same bytes whichever worker generates it, and a new field never shifts existing ones.
+same bytes whichever worker generates it, and a new field never shifts existing ones. Id
+fields are keyed on the snapshot's name too (``Layout.name``): other names, other ids.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from esdh_agent.core.layout import (
     BlockSpec,
     Layout,
 )
-from esdh_agent.core.rng import block_labels, permute, stream
+from esdh_agent.core.rng import BlockStreams, block_labels, permute
 from esdh_agent.core.vin import VIN_ALPHABET, check_digits, year_code
 
 __all__ = ["GENERATOR_VERSION", "Block", "generate_block"]
 
-GENERATOR_VERSION = "1"
-"""Bumped whenever the same plan and vocabulary would give different bytes."""
+GENERATOR_VERSION = "2"
+"""Bumped whenever the same plan and vocabulary would give different bytes (2: ids by name)."""
 
 
 Block = dict[str, pa.Table]
@@ -42,16 +43,6 @@ Block = dict[str, pa.Table]
 _DIGITS = b"0123456789"
 _LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ALNUM = _LETTERS + _DIGITS
-
-
-class _Streams:
-    """Named random streams of one entity in one block."""
-
-    def __init__(self, seed: int, entity: str, block: int) -> None:
-        self.seed, self.entity, self.block = seed, entity, block
-
-    def __call__(self, field: str) -> np.random.Generator:
-        return stream(self.seed, self.entity, field, self.block)
 
 
 def _nested(parent: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +88,7 @@ def _digits(rng: np.random.Generator, n: int, width: int, low: int = 0) -> pa.Ar
     return fixed_width(char_matrix(_DIGITS, mixed_radix(values, [10] * width)))
 
 
-def _names(layout: Layout, rs: _Streams, variant: np.ndarray) -> tuple[pa.Array, pa.Array]:
+def _names(layout: Layout, rs: BlockStreams, variant: np.ndarray) -> tuple[pa.Array, pa.Array]:
     vocab, n = layout.vocab, len(variant)
     first = _pick(vocab.first_names, rs("first_name"), n)
     last = _pick(vocab.last_names, rs("last_name"), n)
@@ -143,7 +134,7 @@ def _cut_each(values: pa.Array, lengths: np.ndarray) -> pa.Array:
     return _scatter(len(values), groups)
 
 
-def _ages(layout: Layout, rs: _Streams, band: np.ndarray, boundary: np.ndarray) -> pa.Array:
+def _ages(layout: Layout, rs: BlockStreams, band: np.ndarray, boundary: np.ndarray) -> pa.Array:
     """Dates of birth: a uniform age in the band, a uniform birthday for that age; boundary
     persons turn the band's min age on the as-of date or its max age + 1 the day after."""
     bands = layout.plan.age_bands
@@ -158,7 +149,7 @@ def _ages(layout: Layout, rs: _Streams, band: np.ndarray, boundary: np.ndarray) 
     return pa.array(days.astype(np.int32), pa.date32())
 
 
-def _licences(layout: Layout, spec: BlockSpec, rs: _Streams, state: np.ndarray) -> pa.Array:
+def _licences(layout: Layout, spec: BlockSpec, rs: BlockStreams, state: np.ndarray) -> pa.Array:
     """Licence numbers in each state's formats, unique per state by construction."""
     fmt = _nested(state, spec.counts["licence_format"], rs("licence_format"))
     groups = []
@@ -185,7 +176,7 @@ def _licences(layout: Layout, spec: BlockSpec, rs: _Streams, state: np.ndarray) 
 
 def _persons(layout: Layout, spec: BlockSpec) -> tuple[pa.Table, dict[str, np.ndarray]]:
     plan, vocab, n = layout.plan, layout.vocab, spec.persons
-    rs = _Streams(plan.seed, "persons", spec.index)
+    rs = BlockStreams(plan.seed, "persons", spec.index, layout.name)
     c = spec.counts
     lob = block_labels(c["lob"], rs("lob_type"))
     state = block_labels(c["state"], rs("state"))
@@ -237,7 +228,7 @@ def _persons(layout: Layout, spec: BlockSpec) -> tuple[pa.Table, dict[str, np.nd
     states = _labels(CONTRACT_STATES, state)
     table = pa.Table.from_arrays(
         [
-            uuid4_column(rs("person_id"), n),
+            uuid4_column(rs.ids("person_id"), n),
             first,
             last,
             _ages(layout, rs, band, boundary),
@@ -259,7 +250,7 @@ def _persons(layout: Layout, spec: BlockSpec) -> tuple[pa.Table, dict[str, np.nd
 
 
 def _vins(
-    layout: Layout, spec: BlockSpec, rs: _Streams, model: np.ndarray, year: np.ndarray
+    layout: Layout, spec: BlockSpec, rs: BlockStreams, model: np.ndarray, year: np.ndarray
 ) -> pa.Array:
     m = len(model)
     chars = np.empty((m, 17), dtype=np.uint8)
@@ -290,7 +281,7 @@ def _vehicles(
     layout: Layout, spec: BlockSpec, persons: pa.Table, p: dict[str, np.ndarray]
 ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     plan, vocab, m = layout.plan, layout.vocab, spec.vehicles
-    rs = _Streams(plan.seed, "vehicles", spec.index)
+    rs = BlockStreams(plan.seed, "vehicles", spec.index, layout.name)
     owner = np.repeat(np.arange(spec.persons, dtype=np.int64), p["vehicles"])
     lob = p["lob"][owner]
     body = _nested(lob, spec.counts["body_style"], rs("body_style"))
@@ -333,7 +324,7 @@ def _vehicles(
     model_names = pa.array([e.name for e in layout.models], pa.string()).take(pa.array(model))
     table = pa.Table.from_arrays(
         [
-            uuid4_column(rs("vehicle_id"), m),
+            uuid4_column(rs.ids("vehicle_id"), m),
             persons.column("person_id").take(pa.array(owner)),
             _vins(layout, spec, rs, model, year),
             make_names,

@@ -2,7 +2,9 @@
 
 Everything that needs global knowledge happens here, once, in the driver: exact quotas,
 their spread over fixed-size blocks, and the counters that make licence numbers and VINs
-unique. A ``BlockSpec`` then holds all a worker needs to generate its block on its own.
+unique. A ``BlockSpec`` then holds all a worker needs to generate its block on its own; the
+``Layout`` carries the snapshot name the id streams are keyed on (plain data, so it travels to
+worker processes and Dask workers with the rest).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "Layout",
     "ModelEntry",
     "compile_layout",
+    "default_snapshot_name",
 ]
 
 BLOCK_SIZE = 65_536
@@ -72,6 +75,7 @@ class Layout:
     plan: GenerationPlan
     marker: str
     vocab: Vocabulary
+    name: str  # the snapshot name: the id streams are keyed on it (rng.id_stream)
     makes: tuple[str, ...]
     models: tuple[ModelEntry, ...]
     candidates: dict[tuple[int, int], np.ndarray]  # (make, body) -> model indices
@@ -88,6 +92,20 @@ class Layout:
     @property
     def vehicle_count(self) -> int:
         return sum(b.vehicles for b in self.blocks)
+
+
+def default_snapshot_name(plan: GenerationPlan) -> str:
+    """The name ``esdh-agent generate`` commits ``plan`` under when no ``--name`` is given.
+
+    The dataset version (``v0.1``) when the plan is that version's default plan, i.e. equal
+    to ``GenerationPlan(dataset_version=plan.dataset_version)`` field for field (compared by
+    canonical JSON); otherwise ``<version>-<first 8 hex digits of the plan's SHA-256>``
+    (``v0.1-1a2b3c4d``), so a plan with other options never collides with the default one.
+    """
+    version = plan.dataset_version
+    if plan.plan_hash() == GenerationPlan(dataset_version=version).plan_hash():
+        return version
+    return f"{version}-{plan.plan_hash()[:8]}"
 
 
 def _years_ago(as_of: dt.date, years: int) -> dt.date:
@@ -165,9 +183,21 @@ def _spread_nested(
 
 
 def compile_layout(
-    plan: GenerationPlan, vocab: Vocabulary, marker: str, block_size: int = BLOCK_SIZE
+    plan: GenerationPlan,
+    vocab: Vocabulary,
+    marker: str,
+    block_size: int = BLOCK_SIZE,
+    name: str | None = None,
 ) -> Layout:
-    """Check the plan against the vocabulary and compute every block's specification."""
+    """Check the plan against the vocabulary and compute every block's specification.
+
+    ``name`` is the snapshot's name; the id streams (``person_id``, ``vehicle_id``, hence
+    ``profile_id``) are keyed on it as well as on the seed, so snapshots with different names
+    never share ids, and no other column depends on it. ``None`` (an unnamed generation, such
+    as an API sample) means ``default_snapshot_name(plan)``: the rows are exactly those that
+    ``esdh-agent generate`` commits for this plan without ``--name``.
+    """
+    snapshot = default_snapshot_name(plan) if name is None else name
     unknown = [m for m in plan.make_mix if m not in vocab.catalogue.makes]
     if unknown:
         raise PlanError(
@@ -200,8 +230,8 @@ def compile_layout(
             plan.edge_cases.boundary_ages / 2,
         ],
     }
-    for name, shares in flat_fields.items():
-        totals[name], counts[name] = flat(name, shares)
+    for label, shares in flat_fields.items():
+        totals[label], counts[label] = flat(label, shares)
 
     vpp_values = tuple(sorted(plan.vehicles_per_person))
     vpp_shares = [plan.vehicles_per_person[v] for v in vpp_values]
@@ -265,7 +295,7 @@ def compile_layout(
             persons=int(sizes[b]),
             vehicle_start=int(vehicle_start[b]),
             vehicles=int(vehicles_per_block[b]),
-            counts={name: value[b] for name, value in counts.items()},
+            counts={label: value[b] for label, value in counts.items()},
             licence_start=licence_start[b],
         )
         for b in range(len(sizes))
@@ -275,6 +305,7 @@ def compile_layout(
         plan=plan,
         marker=marker,
         vocab=vocab,
+        name=snapshot,
         makes=makes,
         models=models,
         candidates=candidates,

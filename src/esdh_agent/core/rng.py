@@ -1,10 +1,11 @@
 """Random streams, exact quotas and keyed permutations: the determinism toolkit.
 
-Every field's random stream is derived from ``(seed, entity, field, block)``, never from a
-shared sequential generator, so a block's values do not depend on which worker ran it or on
-which other fields exist. Shares become exact counts by the largest-remainder method, are
-spread over blocks by sequential multivariate-hypergeometric draws (the same distribution a
-global shuffle would give) and are shuffled within each block.
+Every field's random stream is derived from ``(seed, entity, field, block)`` (an id field's
+also from the snapshot's name, see ``id_stream``), never from a shared sequential generator,
+so a block's values do not depend on which worker ran it or on which other fields exist.
+Shares become exact counts by the largest-remainder method, are spread over blocks by
+sequential multivariate-hypergeometric draws (the same distribution a global shuffle would
+give) and are shuffled within each block.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from decimal import ROUND_FLOOR, Decimal
 import numpy as np
 
 __all__ = [
+    "BlockStreams",
     "allocate_to_blocks",
     "block_labels",
+    "id_stream",
     "largest_remainder",
     "name_key",
     "permute",
@@ -38,6 +41,34 @@ def stream(seed: int, entity: str, field: str, block: int) -> np.random.Generato
         entropy=seed, spawn_key=(name_key(entity), name_key(field), block)
     )
     return np.random.Generator(np.random.Philox(sequence))
+
+
+def id_stream(seed: int, snapshot: str, entity: str, field: str, block: int) -> np.random.Generator:
+    """The random generator of an id field in one block of the snapshot named ``snapshot``.
+
+    Its entropy is ``(seed, name_key(snapshot))`` instead of the seed alone, so two snapshots
+    with different names never share ids, even with the same plan and seed, while every other
+    field (``stream``: the seed alone) keeps its values. Keyed on the name, not on the plan's
+    hash, so ids do not move when the plan schema gains a field.
+    """
+    sequence = np.random.SeedSequence(
+        entropy=(seed, name_key(snapshot)), spawn_key=(name_key(entity), name_key(field), block)
+    )
+    return np.random.Generator(np.random.Philox(sequence))
+
+
+class BlockStreams:
+    """The named random streams of one entity in one block of the snapshot ``snapshot``."""
+
+    def __init__(self, seed: int, entity: str, block: int, snapshot: str) -> None:
+        self.seed, self.entity, self.block, self.snapshot = seed, entity, block, snapshot
+
+    def __call__(self, field: str) -> np.random.Generator:
+        return stream(self.seed, self.entity, field, self.block)
+
+    def ids(self, field: str) -> np.random.Generator:
+        """An id field's stream: keyed on the snapshot name too, so names never share ids."""
+        return id_stream(self.seed, self.snapshot, self.entity, field, self.block)
 
 
 def largest_remainder(total: int, shares: Sequence[float]) -> np.ndarray:

@@ -49,7 +49,7 @@ from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.options import check_formats, check_layout
 from esdh_agent.engines.writer import BlockWriter
-from esdh_agent.errors import SnapshotError, ValidationFailed
+from esdh_agent.errors import SnapshotConflict, SnapshotError, ValidationFailed
 
 __all__ = [
     "VALUE_LIBRARIES",
@@ -144,6 +144,10 @@ def stage_bundle(
 ) -> StagedBundle:
     """Generate ``plan`` into the empty directory ``target``, validating every block.
 
+    ``name`` is the snapshot's name: the id columns are keyed on it as well as on the seed
+    (ADR 0001), so the same plan under two names gives disjoint ids and otherwise equal
+    columns, and the same plan, seed and name always give the same bytes.
+
     Writes the data files and metadata.json and returns the manifest to commit (without a
     commit time) and the full validation report. Nothing is committed here. ``engine``
     (``local`` or ``dask``), ``workers``, ``scheduler`` (an existing Dask cluster) and
@@ -157,7 +161,7 @@ def stage_bundle(
     runner = make_engine(engine, workers, scheduler)
     seconds: dict[str, float] = {"generate": 0.0, "validate": 0.0, "encode": 0.0}
     wall = time.perf_counter()
-    compiled = compile_layout(plan, vocab, marker, block_size)
+    compiled = compile_layout(plan, vocab, marker, block_size, name=name)
     ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=marker, plan=plan)
     entities = {e: EntityEntry(rows=0, columns=arrow_schema(e).names, blocks=[]) for e in ENTITIES}
     task = BlockTask(layout=compiled, ctx=ctx, formats=formats, parts=files_layout == "parts")
@@ -254,7 +258,25 @@ def commit_bundle(
         }
     )
     with os_errors(store.data_dir):
-        return store.commit(bundle.path, manifest)
+        try:
+            return store.commit(bundle.path, manifest)
+        except SnapshotConflict as exc:
+            raise _explained(store, manifest.name, exc) from None
+
+
+def _explained(store: SnapshotStore, name: str, conflict: SnapshotConflict) -> SnapshotConflict:
+    """The conflict, explained when the committed snapshot is another generator version's."""
+    try:
+        made_by = str(store.manifest(name).generator.get("generator_version", "unrecorded"))
+    except SnapshotError:
+        return conflict
+    if made_by == GENERATOR_VERSION:
+        return conflict
+    return SnapshotConflict(
+        f"snapshot {name!r} was made by generator {made_by}; this is generator "
+        f"{GENERATOR_VERSION}, which gives other values for the same plan (CHANGELOG: Values)",
+        hint="committed snapshots are immutable: choose another --name, or remove the old one",
+    )
 
 
 def build_snapshot(

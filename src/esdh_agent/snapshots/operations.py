@@ -19,8 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from esdh_agent import __version__
 from esdh_agent.core.blockwork import CsvRows, decode_csv
 from esdh_agent.core.contract import ENTITIES
+from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.core.layout import BLOCK_SIZE
 from esdh_agent.core.manifest import Manifest, content_hash, part_index, part_path
 from esdh_agent.core.plan import GenerationPlan
@@ -286,20 +288,53 @@ def diff_snapshots(store: SnapshotStore, a: str, b: str) -> dict[str, Any]:
 
 @dataclass
 class Reproduction:
+    """What ``reproduce`` found. ``actual`` is None when nothing was regenerated: the snapshot
+    was made by another generator version, whose values this one cannot give."""
+
     name: str
     expected: str
-    actual: str
+    actual: str | None
     warnings: list[str]
+    generator: str = GENERATOR_VERSION
+    made_with: str | None = None
+
+    @property
+    def same_generator(self) -> bool:
+        return self.generator == GENERATOR_VERSION
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.actual
+        return self.same_generator and self.expected == self.actual
+
+    def other_generator(self) -> str | None:
+        """One line on why a snapshot of another generator version cannot be reproduced."""
+        if self.same_generator:
+            return None
+        if self.made_with and self.made_with != __version__:
+            how = f"re-generate it, or install esdh-agent {self.made_with} to reproduce it"
+        else:
+            how = "re-generate it, or reproduce it with the esdh-agent build that made it"
+        return (
+            f"{self.name} was made by generator {self.generator}; this is generator "
+            f"{GENERATOR_VERSION} — its values cannot be reproduced by this version; {how}"
+        )
 
 
 def reproduce(ws: Workspace, name: str, workers: int = 1) -> Reproduction:
-    """Regenerate a snapshot from its manifest in a scratch store; compare content hashes."""
+    """Regenerate a snapshot from its manifest in a scratch store; compare content hashes.
+
+    A snapshot whose manifest records another generator version is not regenerated: the
+    values differ by definition (see ``GENERATOR_VERSION``); ``Reproduction.other_generator``
+    says so in one line.
+    """
     store = ws.store()
     manifest = store.manifest(name)
+    recorded_version = str(manifest.generator.get("generator_version", "unrecorded"))
+    made_with = str(manifest.generator.get("version") or "") or None
+    if recorded_version != GENERATOR_VERSION:
+        return Reproduction(
+            name, manifest.content_hash, None, [], generator=recorded_version, made_with=made_with
+        )
     plan = GenerationPlan.model_validate(manifest.plan)
     vocab = ws.vocabulary()
     warnings = []
@@ -324,4 +359,4 @@ def reproduce(ws: Workspace, name: str, workers: int = 1) -> Reproduction:
         actual = result.commit.manifest.content_hash
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return Reproduction(name, manifest.content_hash, actual, warnings)
+    return Reproduction(name, manifest.content_hash, actual, warnings, made_with=made_with)
