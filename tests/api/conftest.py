@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from esdh_agent.api.app import create_app
 from esdh_agent.api.settings import ApiSettings
+from esdh_agent.core.contract import column_rules
 from esdh_agent.workspace import Workspace, init_workspace
 
 TOKEN = "test-token-0123456789abcdef"
@@ -37,6 +38,31 @@ def assert_error(response: Any, status: int | None = None, code: str | None = No
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     if code is not None:
         assert body["error"]["code"] == code, body
+
+
+def assert_same_rows(snapshot: Path, bundle: dict[str, Any]) -> None:
+    """The bundle's rows, written in the snapshot CSV dialect, are the snapshot's CSV rows."""
+    for entity in ("persons", "vehicles", "profiles"):
+        lines = (snapshot / f"{entity}.csv").read_text(encoding="utf-8").split("\n")
+        header, rows = lines[0], [line for line in lines[1:] if line]
+        rules = column_rules(entity)
+        assert header == ",".join(f'"{rule.name}"' for rule in rules)
+        assert len(rows) == len(bundle[entity]) > 0
+        assert rows == [_csv_line(record, rules) for record in bundle[entity]], entity
+
+
+def _csv_line(record: dict[str, Any], rules: list[Any]) -> str:
+    """One row in the snapshot CSV dialect: strings quoted, numbers and dates bare, null empty."""
+    cells = []
+    for rule in rules:
+        value = record[rule.name]
+        if value is None:
+            cells.append("")
+        elif rule.kind in ("int", "date"):
+            cells.append(str(value))
+        else:
+            cells.append('"' + str(value).replace('"', '""') + '"')
+    return ",".join(cells)
 
 
 def new_workspace(root: Path) -> Workspace:

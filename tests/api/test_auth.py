@@ -15,16 +15,23 @@ from tests.api.conftest import TOKEN, assert_error
 
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
 PROTECTED = [
+    ("GET", "/"),
+    ("GET", "/generate/person"),
+    ("GET", "/generate/bundle?records=1"),
     ("POST", "/generate/person"),
     ("POST", "/generate/vehicle"),
     ("POST", "/generate/profile"),
     ("POST", "/generate/bundle"),
     ("GET", "/snapshots"),
     ("GET", "/snapshots/v0.1"),
+    ("GET", "/snapshots/v0.1/files"),
+    ("GET", "/snapshots/v0.1/files/persons.csv"),
     ("GET", "/runs"),
     ("GET", "/runs/some-run"),
     ("GET", "/runs/some-run/view"),
     ("GET", "/docs"),
+    ("GET", "/redoc"),
+    ("GET", "/docs/assets/swagger-ui-bundle.js"),
     ("GET", "/openapi.json"),
     ("GET", "/no-such-path"),
 ]
@@ -73,6 +80,8 @@ def test_the_right_token_opens_every_endpoint(secured: TestClient) -> None:
     assert secured.get("/snapshots", headers=GOOD).status_code == 200
     assert secured.get("/runs", headers=GOOD).status_code == 200
     assert secured.get("/docs", headers=GOOD).status_code == 200
+    assert secured.get("/", headers=GOOD).status_code == 200
+    assert secured.get("/generate/person?records=1", headers=GOOD).status_code == 200
     lower = {"authorization": f"bearer {TOKEN}"}  # the scheme is case-insensitive
     assert secured.post("/generate/person", json={"records": 1}, headers=lower).status_code == 200
     assert_error(secured.get("/no-such-path", headers=GOOD), 404, "not_found")

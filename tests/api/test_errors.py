@@ -104,7 +104,7 @@ def test_a_malformed_content_length_is_400(shared_workspace: Workspace) -> None:
 
 def test_unknown_paths_and_methods(client: TestClient) -> None:
     assert_error(client.get("/nope"), 404, "not_found")
-    assert_error(client.get("/generate/person"), 405, "method_not_allowed")
+    assert_error(client.put("/generate/person", json={}), 405, "method_not_allowed")
     assert_error(client.post("/generate/animal", json={}), 404, "not_found")
     response = client.delete("/snapshots")
     assert_error(response, 405)
@@ -121,7 +121,7 @@ def test_an_unexpected_error_is_500_without_internals(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail at /srv/internal/path")
 
-    monkeypatch.setattr(generate, "generate_rows", boom)
+    monkeypatch.setattr(generate, "generate", boom)
     client = make_client(shared_workspace, raise_errors=False)
     response = client.post("/generate/person", json={})
     assert_error(response, 500, "internal_error")
@@ -137,16 +137,28 @@ def test_responses_carry_safe_headers(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     from esdh_agent import __version__
     from esdh_agent.core.generator import GENERATOR_VERSION
+    from esdh_agent.core.plan import DEFAULT_PLAN
 
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    plan = body.pop("plan")
+    assert body == {
         "status": "ok",
         "dataset_version": "v0.1",
         "default_seed": 20251101,
         "generator_version": GENERATOR_VERSION,
-        "version": __version__,
+        "version": "v0.1",  # the dataset version, as the original API reported it
+        "package_version": __version__,
+        "seed": 20251101,
+        "target_records": 200,
+        "max_records": 1000,
     }
+    assert plan["default"] == DEFAULT_PLAN.model_dump(mode="json")
+    assert plan["plan_hash"] == DEFAULT_PLAN.plan_hash()
+    assert plan["steps"][0] == "Dataset version: v0.1"
+    assert any("CA 40%, AZ 15%, NV 10%, OR 15%, WA 20%" in step for step in plan["steps"])
+    assert all(isinstance(step, str) and step for step in plan["steps"])
 
 
 def test_openapi_documents_every_endpoint_and_the_error_shape(client: TestClient) -> None:
@@ -162,6 +174,9 @@ def test_openapi_documents_every_endpoint_and_the_error_shape(client: TestClient
         "/generate/bundle",
         "/snapshots",
         "/snapshots/{name}",
+        "/snapshots/{name}/files",
+        "/snapshots/{name}/files/{file_path}",
+        "/",
         "/runs",
         "/runs/{run_id}",
         "/runs/{run_id}/view",

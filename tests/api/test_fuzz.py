@@ -49,6 +49,8 @@ field_values = {
         st.integers(min_value=-(2**64), max_value=2**64), st.just("random"), json_values
     ),
     "randomize": st.one_of(st.booleans(), json_values),
+    "count": st.one_of(st.none(), st.integers(min_value=-3, max_value=CAP + 3), json_values),
+    "name": st.one_of(st.sampled_from(["v0.1", "a-b.c_d", "..", "A", "x" * 81]), json_values),
 }
 request_bodies = st.one_of(
     st.fixed_dictionaries({}, optional=field_values),
@@ -88,12 +90,17 @@ def test_generate_never_fails_on_any_json(
     assert isinstance(body, dict) or body is None
     request = body or {}
     data = response.json()
-    persons = request.get("records", 5)
+    count = request.get("count")
+    persons = request.get("records", 5) if count is None else count
     assert type(persons) is int and 1 <= persons <= CAP
+    if "records" in request and count is not None:
+        assert request["records"] == count
     if not request.get("randomize") and request.get("seed", 0) != "random":
         assert data["seed"] == request.get("seed", 20251101)
-    count = data["counts"]["persons"] if endpoint == "bundle" else data["count"]
-    assert count == persons
+    returned = data["counts"]["persons"] if endpoint == "bundle" else data["count"]
+    assert returned == persons == data["records_requested"]
+    if request.get("name") is not None:
+        assert data["name"] == request["name"]
 
 
 @FUZZ
@@ -124,7 +131,13 @@ def test_snapshot_and_run_paths_never_fail(
     fuzz_client: TestClient, name: str, encode_slashes: bool
 ) -> None:
     segment = quote(name, safe="" if encode_slashes else "/")
-    for path in (f"/snapshots/{segment}", f"/runs/{segment}", f"/runs/{segment}/view"):
+    for path in (
+        f"/snapshots/{segment}",
+        f"/snapshots/v0.1/files/{segment}",
+        f"/snapshots/{segment}/files/persons.csv",
+        f"/runs/{segment}",
+        f"/runs/{segment}/view",
+    ):
         response = fuzz_client.get(path)
         _check(response)
         assert response.status_code in (200, 307, 400, 404, 405), (path, response.text)

@@ -14,7 +14,7 @@ from esdh_agent.api.models import DEFAULT_SEED, MAX_SEED
 from esdh_agent.core.contract import Person, Profile, Vehicle, column_rules
 from esdh_agent.workspace import Workspace
 
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, assert_same_rows
 from tests.conftest import MARKER, CliResult
 
 SINGLE = {
@@ -35,7 +35,11 @@ def _post(client: TestClient, endpoint: str, body: Any = None) -> Any:
 def test_single_entity_response_follows_the_contract(client: TestClient, endpoint: str) -> None:
     entity, model = SINGLE[endpoint]
     body = _post(client, endpoint, {"records": 4, "seed": 7})
-    assert list(body) == ["seed", "dataset_version", "count", "records"]
+    assert list(body) == [
+        *("seed", "dataset_version", "count", "records", "name", "plan_hash"),
+        *("records_requested", "metadata", "record_count", entity),  # the original API's
+    ]
+    assert body[entity] == body["records"] and body["record_count"] == body["count"]
     assert body["seed"] == 7 and body["dataset_version"] == "v0.1"
     assert body["count"] == len(body["records"]) == 4  # one vehicle per person by default
     columns = [rule.name for rule in column_rules(entity)]
@@ -52,7 +56,10 @@ def test_single_entity_response_follows_the_contract(client: TestClient, endpoin
 def test_bundle_is_linked_and_agrees_with_the_single_endpoints(client: TestClient) -> None:
     request = {"records": 6, "seed": 99}
     bundle = _post(client, "bundle", request)
-    assert list(bundle) == ["seed", "dataset_version", "counts", "persons", "vehicles", "profiles"]
+    assert list(bundle) == [
+        *("seed", "dataset_version", "counts", "persons", "vehicles", "profiles"),
+        *("name", "plan_hash", "records_requested", "metadata"),
+    ]
     assert bundle["counts"] == {"persons": 6, "vehicles": 6, "profiles": 6}
     persons = {p["person_id"] for p in bundle["persons"]}
     vehicles = {v["vehicle_id"]: v for v in bundle["vehicles"]}
@@ -158,35 +165,27 @@ def test_messages_name_the_field(client: TestClient) -> None:
 def test_the_api_gives_the_rows_of_the_cli_snapshot(
     workspace: Workspace, cli: Callable[..., CliResult], make_client: Callable[..., TestClient]
 ) -> None:
-    """`esdh-agent generate --persons N --seed S` and the API with the same N and S agree,
-    byte for byte once the API's rows are written in the snapshot's CSV dialect."""
+    """`esdh-agent generate --persons N --seed S [--name NAME]` and the API with the same N, S
+    (and name) agree, byte for byte once the API's rows are written in the snapshot's CSV
+    dialect. Without a name both key the ids on the name `generate` gives the plan."""
     persons, seed = 9, 424242
-    result = cli("generate", "--persons", str(persons), "--seed", str(seed), "--name", "cli")
-    assert result.code == 0, result.err
-    bundle = _post(make_client(workspace), "bundle", {"records": persons, "seed": seed})
-    snapshot = workspace.store().path("cli")
-    for entity in ("persons", "vehicles", "profiles"):
-        lines = (snapshot / f"{entity}.csv").read_text(encoding="utf-8").split("\n")
-        header, rows = lines[0], [line for line in lines[1:] if line]
-        rules = column_rules(entity)
-        assert header == ",".join(f'"{rule.name}"' for rule in rules)
-        assert len(rows) == len(bundle[entity]) > 0
-        expected = [_csv_line(record, rules) for record in bundle[entity]]
-        assert rows[: len(expected)] == expected, entity
-
-
-def _csv_line(record: dict[str, Any], rules: list[Any]) -> str:
-    """One row in the snapshot CSV dialect: strings quoted, numbers and dates bare, null empty."""
-    cells = []
-    for rule in rules:
-        value = record[rule.name]
-        if value is None:
-            cells.append("")
-        elif rule.kind in ("int", "date"):
-            cells.append(str(value))
-        else:
-            cells.append('"' + str(value).replace('"', '""') + '"')
-    return ",".join(cells)
+    args = ("generate", "--persons", str(persons), "--seed", str(seed))
+    client = make_client(workspace)
+    request = {"records": persons, "seed": seed}
+    named = cli(*args, "--name", "cli")
+    assert named.code == 0, named.err
+    assert_same_rows(
+        workspace.store().path("cli"), _post(client, "bundle", {**request, "name": "cli"})
+    )
+    unnamed = cli(*args, "--json")
+    assert unnamed.code == 0, unnamed.err
+    bundle = _post(client, "bundle", request)
+    assert bundle["name"] != "cli" and bundle["name"].startswith("v0.1-")
+    assert_same_rows(workspace.store().path(bundle["name"]), bundle)
+    named_ids = {
+        p["person_id"] for p in _post(client, "person", {**request, "name": "cli"})["persons"]
+    }
+    assert named_ids.isdisjoint(p["person_id"] for p in bundle["persons"])
 
 
 def test_concurrent_requests_give_the_same_rows_as_sequential_ones(client: TestClient) -> None:

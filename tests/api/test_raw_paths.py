@@ -45,6 +45,19 @@ TARGETS = [
     "/snapshots/outside-link",
     "/snapshots/tiny-v0.1%00",
     "/snapshots/tiny-v0.1/manifest.json",
+    "/snapshots/..",
+    "/snapshots/tiny-v0.1/files/../../../outside/manifest.json",
+    "/snapshots/tiny-v0.1/files/..%2f..%2f..%2foutside%2fmanifest.json",
+    "/snapshots/tiny-v0.1/files/%2e%2e/%2e%2e/%2e%2e/outside/manifest.json",
+    "/snapshots/tiny-v0.1/files/..\\..\\..\\outside\\manifest.json",
+    "/snapshots/tiny-v0.1/files//etc/passwd",
+    "/snapshots/tiny-v0.1/files/%2fetc%2fpasswd",
+    "/snapshots/tiny-v0.1/files/persons.csv%00",
+    "/snapshots/tiny-v0.1/files/manifest.json",
+    "/snapshots/tiny-v0.1/files/../manifest.json",
+    "/snapshots/tiny-v0.1/../outside-link/files/manifest.json",
+    "/snapshots/outside-link/files/manifest.json",
+    "/snapshots/../../outside/files/manifest.json",
     "/runs/../../etc/passwd",
     "/runs/..%2f..%2fetc%2fpasswd",
     "/runs/%2e%2e/%2e%2e/outside",
@@ -126,6 +139,8 @@ def test_the_store_itself_is_served_and_links_out_of_it_are_not_listed(
     port, _ = raw_server
     status, body = raw_get(port, "/snapshots/tiny-v0.1")
     assert status == 200 and b"format_version" in body
+    status, body = raw_get(port, "/snapshots/tiny-v0.1/files/persons.csv")
+    assert status == 200 and body.startswith(b'"person_id",')
     status, body = raw_get(port, "/snapshots")
     names = [s["name"] for s in json.loads(body)["snapshots"]]
     assert status == 200 and names == ["tiny-v0.1"]

@@ -1,105 +1,113 @@
-"""Request and response bodies: what clients send and get, documented in the OpenAPI schema.
+"""Response bodies: what clients get, documented in the OpenAPI schema.
 
-Requests are strict (no coercion: ``"5"`` or ``5.0`` or ``true`` is not a record count) and
-reject unknown fields, so a typo is an error rather than a silently ignored option.
-Responses reuse the contract's models, so the OpenAPI schema documents every column.
+Responses reuse the contract's models, so the OpenAPI schema documents every column. The
+/generate and /healthz bodies carry this project's fields and, beside them, every field the
+original system's API returned, with the same meaning (``persons``/``vehicles``/``profiles``,
+``metadata``, ``records_requested``, ``record_count``; ``plan``, ``seed``, ``target_records``
+and ``version`` = the dataset version in /healthz), so its consumers keep working.
+Request bodies and query parameters are in ``api.requests``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-)
+from pydantic import BaseModel, Field
 
+from esdh_agent.api.requests import DEFAULT_SEED, MAX_SEED, GenerateQuery, GenerateRequest
 from esdh_agent.core.contract import Person, Profile, Vehicle
-from esdh_agent.core.plan import DEFAULT_PLAN
+from esdh_agent.core.plan import GenerationPlan
 
 __all__ = [
     "DEFAULT_SEED",
     "MAX_SEED",
     "BundleCounts",
     "BundleResponse",
+    "GenerateQuery",
     "GenerateRequest",
+    "HealthPlan",
     "HealthResponse",
+    "IndexResponse",
+    "Metadata",
     "PersonsResponse",
     "ProfilesResponse",
     "RunSummary",
     "RunsResponse",
+    "SnapshotFile",
+    "SnapshotFilesResponse",
     "SnapshotSummary",
     "SnapshotsResponse",
     "VehiclesResponse",
 ]
 
-DEFAULT_SEED = DEFAULT_PLAN.seed
-MAX_SEED = 2**63 - 1
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
-
-class GenerateRequest(BaseModel):
-    """What to generate: ``records`` persons (and their vehicles and profiles) from a seed."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"records": 5, "seed": DEFAULT_SEED}]},
-    )
-
-    records: int = Field(
-        5,
-        ge=1,
-        description="Number of persons. /generate/vehicle returns their vehicles, "
-        "/generate/profile their profiles. Above the server's cap is rejected, never cut.",
-    )
-    seed: Seed | Literal["random"] = Field(
-        DEFAULT_SEED,
-        description="Seed of every random stream (0 to 2^63-1), or 'random' for a fresh one. "
-        "The response names the seed used, so any call can be reproduced.",
-    )
-    randomize: bool = Field(
-        False, description="Draw a fresh seed (as seed='random'); the given seed is ignored."
-    )
-
-    @field_validator("seed", mode="wrap")
-    @classmethod
-    def _one_seed_error(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        """One clear message instead of one per member of the int-or-'random' union."""
-        try:
-            return handler(value)
-        except ValidationError:
-            raise ValueError(f"must be an integer from 0 to {MAX_SEED}, or 'random'") from None
+class HealthPlan(BaseModel):
+    steps: list[str] = Field(description="The default plan's generation rules, one sentence each.")
+    default: GenerationPlan = Field(description="The default GenerationPlan itself.")
+    plan_hash: str = Field(description="SHA-256 of the default plan's canonical JSON.")
 
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
     dataset_version: str
     default_seed: int
-    generator_version: str
-    version: str
+    generator_version: str = Field(description="Bumped whenever a plan would give other values.")
+    version: str = Field(description="The dataset version (as the original API reported it).")
+    package_version: str = Field(description="The esdh-agent package serving this API.")
+    seed: int = Field(description="The default seed (the original API's name for it).")
+    target_records: int = Field(description="Persons in a default snapshot.")
+    max_records: int = Field(description="Most persons one /generate request may ask for.")
+    plan: HealthPlan
+
+
+class Metadata(BaseModel):
+    """The original API's ``metadata``: a snapshot's metadata.json for the same plan."""
+
+    dataset_version: str
+    generated_at: str = Field(
+        description="The plan's as-of date at midnight, ISO 8601 without an offset "
+        "(e.g. 2025-11-01T00:00:00), as the original API wrote it.",
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$",
+    )
+    record_count_persons: int
+    record_count_vehicles: int
+    record_count_profiles: int
+    notes: str
 
 
 class _Generated(BaseModel):
     seed: int = Field(description="The seed used: send it back to get the same rows.")
     dataset_version: str
+    name: str = Field(
+        description="Snapshot name the id columns were keyed on: `esdh-agent generate --name "
+        "NAME` with the same plan and seed gives the same rows, ids included."
+    )
+    plan_hash: str = Field(description="SHA-256 of the plan used (a snapshot manifest's too).")
+    records_requested: int = Field(description="Persons asked for (the plan's, if not given).")
+    metadata: Metadata = Field(
+        description="What a snapshot of this plan holds as metadata.json: dataset version, "
+        "generated_at (the plan's as-of date), record counts of every entity, notes."
+    )
+
+
+class _Single(_Generated):
     count: int = Field(description="Number of records returned.")
+    record_count: int = Field(description="Number of records returned (the original's name).")
 
 
-class PersonsResponse(_Generated):
+class PersonsResponse(_Single):
     records: list[Person]
+    persons: list[Person] = Field(description="The same rows as records.")
 
 
-class VehiclesResponse(_Generated):
+class VehiclesResponse(_Single):
     records: list[Vehicle]
+    vehicles: list[Vehicle] = Field(description="The same rows as records.")
 
 
-class ProfilesResponse(_Generated):
+class ProfilesResponse(_Single):
     records: list[Profile]
+    profiles: list[Profile] = Field(description="The same rows as records.")
 
 
 class BundleCounts(BaseModel):
@@ -108,13 +116,20 @@ class BundleCounts(BaseModel):
     profiles: int
 
 
-class BundleResponse(BaseModel):
-    seed: int = Field(description="The seed used: send it back to get the same rows.")
-    dataset_version: str
+class BundleResponse(_Generated):
     counts: BundleCounts
     persons: list[Person]
     vehicles: list[Vehicle]
     profiles: list[Profile]
+
+
+class IndexResponse(BaseModel):
+    name: str
+    title: str
+    version: str
+    dataset_version: str
+    links: dict[str, str] = Field(description="Documentation, schema and health, by name.")
+    endpoints: list[dict[str, Any]] = Field(description="Every operation: method, path, summary.")
 
 
 class SnapshotSummary(BaseModel):
@@ -131,6 +146,23 @@ class SnapshotSummary(BaseModel):
 class SnapshotsResponse(BaseModel):
     count: int
     snapshots: list[SnapshotSummary]
+
+
+class SnapshotFile(BaseModel):
+    path: str
+    bytes: int
+    sha256: str
+    rows: int | None = None
+    entity: str | None = None
+    format: str | None = None
+    url: str = Field(description="Where to download it (ETag = the sha256).")
+
+
+class SnapshotFilesResponse(BaseModel):
+    name: str
+    content_hash: str
+    count: int
+    files: list[SnapshotFile]
 
 
 class RunSummary(BaseModel):

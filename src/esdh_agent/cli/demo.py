@@ -1,8 +1,10 @@
 """``esdh-agent demo``: the whole product in one command, offline.
 
 Replays a recorded slice to a committed snapshot, starts the HTTP API on a free loopback
-port, checks ``/healthz``, previews rows from the snapshot and from the API side by side, and
-stops the API — also when interrupted.
+port, checks ``/healthz``, sends the snapshot's own plan, seed and name to
+``/generate/bundle`` and compares what comes back with the snapshot's rows — column by
+column, saying what matches — previews both side by side, makes one more request with the
+profile's own size and seed (``mop/demo.yaml``), and stops the API — also when interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -32,6 +36,8 @@ PREVIEW_COLUMNS = ("first_name", "last_name", "date_of_birth", "city", "state", 
 
 
 class ApiPreview(BaseModel):
+    """One more API request after the comparison: another size and seed, other rows."""
+
     model_config = ConfigDict(extra="forbid")
     records: int = Field(ge=1, le=1000)
     seed: int | Literal["random"]
@@ -55,15 +61,20 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _api(ws: Workspace) -> Iterator[str]:
-    """The HTTP API on a free loopback port, in a thread, stopped on exit (Ctrl-C too)."""
+def _api(ws: Workspace, persons: int) -> Iterator[str]:
+    """The HTTP API on a free loopback port, in a thread, stopped on exit (Ctrl-C too).
+
+    Its record cap is raised to ``persons`` if need be, so the snapshot's whole plan fits.
+    """
     import uvicorn
 
     from esdh_agent.api import ApiSettings, create_app
+    from esdh_agent.api.settings import DEFAULT_MAX_RECORDS
 
     port = _free_port()
+    settings = ApiSettings(max_records=min(max(DEFAULT_MAX_RECORDS, persons), 100_000))
     config = uvicorn.Config(
-        create_app(ws, ApiSettings()),
+        create_app(ws, settings),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -85,20 +96,46 @@ def _api(ws: Workspace) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+def _call(url: str, body: dict[str, Any] | None = None) -> Any:
+    """GET ``url`` (or POST ``body`` as JSON); an API error becomes one clear EsdhError."""
+    from esdh_agent.errors import EsdhError
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = exc.reason
+        raise EsdhError(f"the API answered {exc.code} to {url}: {message}") from None
 
 
-def _post(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+def compare(
+    snapshot: dict[str, list[dict[str, Any]]], api: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """What matches between the snapshot's rows and the API's, one line per entity."""
+    lines = []
+    for entity, rows in snapshot.items():
+        theirs = api.get(entity, [])
+        if len(rows) != len(theirs):
+            lines.append(f"{entity}: {len(rows)} rows in the snapshot, {len(theirs)} from the API")
+            continue
+        columns = list(rows[0]) if rows else []
+        differ = [
+            c
+            for c in columns
+            if any(a.get(c) != b.get(c) for a, b in zip(rows, theirs, strict=True))
+        ]
+        if not differ:
+            lines.append(f"{entity}: {len(rows)} rows, identical (every column, ids included)")
+        elif all(c.endswith("_id") for c in differ):
+            lines.append(f"{entity}: {len(rows)} rows, identical except ids ({', '.join(differ)})")
+        else:
+            lines.append(f"{entity}: {len(rows)} rows, columns differ: {', '.join(differ)}")
+    return lines
 
 
 def _preview(
@@ -106,7 +143,7 @@ def _preview(
     snapshot_rows: list[dict[str, Any]],
     api_rows: list[dict[str, Any]],
     snapshot: str,
-    seed: Any,
+    seed: int,
 ) -> None:
     from rich.columns import Columns
     from rich.table import Table
@@ -123,7 +160,7 @@ def _preview(
         Columns(
             [
                 table(f"snapshot {snapshot} (persons)", snapshot_rows),
-                table(f"API /generate/bundle, seed {seed}", api_rows),
+                table(f"API /generate/bundle, same plan, seed {seed}", api_rows),
             ]
         )
     )
@@ -135,7 +172,8 @@ def demo_command(
     ),
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Replay a slice to a snapshot, start the API, check it, preview both, stop the API."""
+    """Replay a slice to a snapshot, start the API, send it the snapshot's plan, compare."""
+    from esdh_agent.api.generation import json_rows
     from esdh_agent.core.yamlio import load_model
     from esdh_agent.errors import EsdhError, InputError
     from esdh_agent.graphs.slice_generation.runner import run_slice
@@ -160,24 +198,36 @@ def demo_command(
             hint="pick a profile whose slice commits",
         )
     console.print(f"snapshot [bold]{snapshot}[/] {result.status} (run {result.run_id})")
+    manifest = ws.store().manifest(snapshot)
+    persons = int(manifest.plan.get("person_count", 0))
     status.print("[bold]2/3[/] starting the HTTP API on a free loopback port")
-    with _api(ws) as url:
-        health = _get(f"{url}/healthz")
+    with _api(ws, persons) as url:
+        health = _call(f"{url}/healthz")
         console.print(
             f"API {url}: /healthz {health['status']}, dataset "
             f"{health['dataset_version']}, generator {health['generator_version']}"
         )
-        status.print("[bold]3/3[/] previewing the snapshot and the API side by side")
-        bundle = _post(
-            f"{url}/generate/bundle", {"records": chosen.api.records, "seed": chosen.api.seed}
-        )
+        status.print("[bold]3/3[/] the snapshot's plan, seed and name through the API")
+        bundle = _call(f"{url}/generate/bundle", {"plan": manifest.plan, "name": snapshot})
         tables, _ = read_tables(ws.store().path(snapshot))
-        _preview(
-            console,
-            tables["persons"].slice(0, 5).to_pylist(),
-            bundle["persons"],
-            snapshot,
-            bundle["seed"],
+        rows = {entity: json_rows(table) for entity, table in tables.items()}
+        _preview(console, rows["persons"], bundle["persons"], snapshot, bundle["seed"])
+        if bundle["plan_hash"] == manifest.plan_hash:
+            plan = f"Same plan (sha256 {manifest.plan_hash})"
+        else:
+            plan = (
+                f"A DIFFERENT plan (snapshot sha256 {manifest.plan_hash}, API sha256 "
+                f"{bundle['plan_hash']})"
+            )
+        console.print(
+            f"{plan}, seed {bundle['seed']} and name {bundle['name']} through both paths:"
         )
-        console.print(f"API returned {bundle['counts']} for seed {bundle['seed']}")
+        for line in compare(rows, bundle):
+            console.print(f"  {line}")
+        query = urllib.parse.urlencode({"records": chosen.api.records, "seed": chosen.api.seed})
+        other = _call(f"{url}/generate/bundle?{query}")
+        console.print(
+            f"API GET /generate/bundle?{query} returned {other['counts']} for seed "
+            f"{other['seed']}: another size and seed, other rows"
+        )
     console.print("API stopped.")

@@ -33,7 +33,8 @@ def serve_command(
     ] = DEFAULT_PORT,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Serve the HTTP API: /generate, /snapshots, /runs; OpenAPI docs at /docs.
+    """Serve the HTTP API: /generate, /snapshots, /runs; an index at /, docs at /docs and
+    /redoc (offline).
 
     Environment: ESDH_API_TOKEN (bearer token for every endpoint but /healthz),
     ESDH_API_MAX_RECORDS (persons per /generate request, default 1000) and
@@ -61,7 +62,7 @@ def serve_command(
     err_console().print(
         f"Serving workspace [bold]{escape(str(ws.root))}[/] on http://{escape(shown)}:{port} "
         f"({auth}); "
-        f"docs at /docs. Ctrl+C stops."
+        f"index at /, docs at /docs and /redoc. Ctrl+C stops."
     )
     uvicorn.run(
         app,

@@ -5,11 +5,16 @@ letters, digits, ``.``, ``_`` and ``-``) before it is joined to a path, and the 
 directory must still lie under ``data/runs/`` (the listing applies the same test). Ids are
 taken as whole paths (``:path``) so a traversal attempt gets a clear 400 instead of matching
 some other route.
+
+Every verdict served (``run.json``'s and the transcript's) carries ``state`` (blocking, pass,
+advisory, abstained), ``reason`` and ``summary_line`` as ``agents.models`` defines them; runs
+recorded before those fields existed get them added here, nothing else is changed.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -69,7 +74,30 @@ def _load(ctx: ApiContext, run_id: str) -> tuple[dict[str, Any], list[dict[str, 
         events = read_transcript(ctx.workspace.paths.transcript(run_id))
     except ValueError:
         raise ApiError(500, "run_corrupt", f"run {run_id!r} has an unreadable record") from None
+    events = [_explained(e) if e.get("type") == "verdict" else e for e in events]
+    if isinstance(record.get("verdicts"), list):
+        # An old brief lacks the threshold: explain it from its full verdict event (the last).
+        full = {e.get("critic"): e for e in events if e.get("type") == "verdict"}
+        record["verdicts"] = [
+            _explained(v, full.get(v.get("critic")) if isinstance(v, dict) else None)
+            for v in record["verdicts"]
+        ]
     return record, events
+
+
+def _explained(verdict: Any, full: dict[str, Any] | None = None) -> Any:
+    """``verdict`` with its state, reason and one-line summary, when it lacks them."""
+    from esdh_agent.agents.models import summary_line, verdict_reason, verdict_state
+
+    if not isinstance(verdict, dict) or {"state", "reason", "summary_line"} <= set(verdict):
+        return verdict
+    facts = full if full is not None else verdict
+    return {
+        **verdict,
+        "state": verdict_state(facts),
+        "reason": verdict_reason(facts),
+        "summary_line": summary_line(verdict.get("summary")),
+    }
 
 
 @router.get("", response_model=RunsResponse, summary="List agent runs")
@@ -107,14 +135,34 @@ def view_run(run_id: str, ctx: Ctx) -> HTMLResponse:
     """The run rendered for people: plan, gate, validation, verdicts, every event."""
     record, events = _load(ctx, run_id)
     render = _renderer()
-    return HTMLResponse(render(record, events), headers={"Content-Security-Policy": VIEW_CSP})
+    page = render(record, events, **_request_fallback(ctx, render, record, events))
+    return HTMLResponse(page, headers={"Content-Security-Policy": VIEW_CSP})
+
+
+def _request_fallback(
+    ctx: ApiContext, render: Callable[..., str], record: dict[str, Any], events: list[Any]
+) -> dict[str, Any]:
+    """The slice file's prose, for a run whose transcript does not hold it (refused at the
+    gate before the planner was asked), when the renderer takes it."""
+    from esdh_agent.transcripts.request import run_request, slice_prose
+
+    slice_id = record.get("slice_id")
+    if "request" not in inspect.signature(render).parameters or not isinstance(slice_id, str):
+        return {}
+    if run_request(record, events).prose is not None:
+        return {}
+    return {"request": slice_prose(ctx.workspace, slice_id)}
 
 
 @router.get(
     "/{run_id:path}",
     summary="A run: run.json and its transcript events",
     responses={
-        200: {"description": '{"run": run.json, "events": [transcript events, in order]}'},
+        200: {
+            "description": '{"run": run.json, "events": [transcript events, in order]}; every '
+            "verdict with its state (blocking, pass, advisory, abstained), reason and "
+            "summary_line"
+        },
         **documented(400, 404),
     },
 )
@@ -124,7 +172,7 @@ def get_run(run_id: str, ctx: Ctx) -> JSONResponse:
     return JSONResponse({"run": record, "events": events})
 
 
-def _renderer() -> Callable[[dict[str, Any], list[dict[str, Any]]], str]:
+def _renderer() -> Callable[..., str]:
     """``render_run_html`` from its module, imported only when a page is asked for."""
     try:
         module = importlib.import_module(HTML_MODULE)
@@ -139,4 +187,4 @@ def _renderer() -> Callable[[dict[str, Any], list[dict[str, Any]]], str]:
             "not_implemented",
             "this installation has no HTML transcript view; GET /runs/{id} returns the JSON",
         )
-    return cast(Callable[[dict[str, Any], list[dict[str, Any]]], str], render)
+    return cast(Callable[..., str], render)
