@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from esdh_agent.agents.context import AgentWorkspace, SliceMeta, load_agent_workspace
-from esdh_agent.agents.gate import gate_plan
+from esdh_agent.agents.gate import gate_plan, pinned_refusals, plan_hash
+from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.workspace import Workspace
 
 
@@ -49,3 +50,39 @@ def test_an_ungeneratable_proposal_falls_back_to_defaults(workspace: Workspace) 
     )
     assert "cannot be generated" in gate.notes[0]
     assert set(gate.plan["make_mix"]) == {"Chevrolet", "Ford", "Honda", "Nissan", "Toyota"}
+
+
+def test_pinned_ages_the_licence_rule_never_allows_are_refused(workspace: Workspace) -> None:
+    aw = aw_of(workspace)
+    impossible = gate_plan(aw, aw.slice("impossible-14"), {})
+    assert impossible.refused == [
+        "pinned age_bands 14-15 (share 1) ask for licensed drivers outside the licensed ages "
+        "16-99 (rule domain.licence_age); no approval can allow it"
+    ]
+    assert pinned_refusals(aw, aw.slice("impossible-14")) == impossible.refused
+    old = [
+        {"min_age": 30, "max_age": 60, "share": 0.5},
+        {"min_age": 95, "max_age": 104, "share": 0.5},
+    ]
+    refused = gate_plan(aw, with_pins(aw, "over-cap", age_bands=old), {}).refused
+    assert refused and "95-104 (share 0.5)" in refused[0] and "30-60" not in refused[0]
+    # The edges themselves are licensed ages: licence-age-edges pins 16-17 and 95-99.
+    assert gate_plan(aw, aw.slice("licence-age-edges"), {}).refused == []
+    assert pinned_refusals(aw, aw.slice("baseline")) == []
+    # A band with no share asks for nobody.
+    unused = [
+        {"min_age": 14, "max_age": 15, "share": 0.0},
+        {"min_age": 20, "max_age": 40, "share": 1.0},
+    ]
+    assert gate_plan(aw, with_pins(aw, "over-cap", age_bands=unused), {}).refused == []
+
+
+def test_the_plan_hash_is_the_canonical_plans(workspace: Workspace) -> None:
+    aw = aw_of(workspace)
+    gate = gate_plan(aw, aw.slice("baseline"), {})
+    reordered = dict(reversed(list(gate.plan.items())))
+    assert (
+        plan_hash(reordered)
+        == plan_hash(gate.plan)
+        == GenerationPlan.model_validate(gate.plan).plan_hash()
+    )

@@ -67,10 +67,34 @@ def test_baseline_commits_whatever_the_critics_imagine(
     assert manifest["plan"]["person_count"] == 200 and manifest["seed"] == 20251101
 
 
-def test_impossible_slice_is_refused_by_the_rule_critic(
+def gate_events(run: FakeRun) -> list[dict[str, Any]]:
+    return [e for e in run.events if e["type"] == "gate"]
+
+
+def test_impossible_slice_is_refused_at_the_gate_before_any_model_call(
     run_fake: Runner, workspace: Workspace
 ) -> None:
+    """Licensed 14-year-olds are pinned: the domain rules never allow them, so the gate
+    refuses before the planner is asked and before anything is generated."""
     run = run_fake("impossible-14", {})
+    assert run.state["outcome"] == "refused"
+    reason = run.state["reason"]
+    assert "pinned age_bands 14-15 (share 1)" in reason and "licensed ages 16-99" in reason
+    assert run.llm.calls == []
+    assert snapshots(workspace) == []
+    assert not any(e["node"] in ("planner", "generate", "validate") for e in run.events)
+    [event] = gate_events(run)
+    assert event["decision"] == "refused" and event["reasons"] == [reason]
+    assert run.state["gate_decision"]["decision"] == "refused"
+    assert "the planner was not asked" in run.state["gate"]["notes"][-1]
+
+
+def test_a_plan_that_breaks_the_domain_rules_is_refused_after_revisions(
+    run_fake: Runner, workspace: Workspace
+) -> None:
+    """A model's (not pinned) under-age bands reach the data: the rule critic refuses."""
+    under_age = {"age_bands": [{"min_age": 12, "max_age": 15, "share": 1.0}]}
+    run = run_fake("messy-names", {"planner": [under_age]})
     assert run.state["outcome"] == "refused"
     assert "rules" in run.state["reason"]
     assert snapshots(workspace) == []
@@ -78,6 +102,22 @@ def test_impossible_slice_is_refused_by_the_rule_critic(
     assert len(planner_calls) == 3  # first plan + max_revisions (2)
     assert "REVIEWERS' FEEDBACK" in planner_calls[1]["user"]
     assert not any(p.name.startswith("bundle") for p in (workspace.data / "runs/run-1").iterdir())
+
+
+def test_a_paused_run_records_the_gate_reasons_and_the_resume_command(run_fake: Runner) -> None:
+    run = run_fake("over-cap", {})
+    [event] = gate_events(run)
+    assert event["decision"] == "paused"
+    assert event["reasons"] == run.interrupts[0]["reasons"]
+    assert "person_count 120000 is above the approval threshold of 100000" in event["reasons"]
+    assert event["resume_command"] == "esdh-agent resume run-1 --approve|--reject"
+    assert event["resume_command"] in event["message"]
+    envelope = ("seq", "ts", "run_id", "node", "type")
+    assert run.state["gate_decision"] == {k: v for k, v in event.items() if k not in envelope}
+    done = run.resume({"approved": True, "by": "steward", "comment": "load test"})
+    decisions = [e["decision"] for e in gate_events(done)]
+    assert decisions == ["paused", "approved"]  # the pause is not written again on resume
+    assert gate_events(done)[-1]["message"].startswith("approved by steward at ")
 
 
 def test_over_cap_pauses_then_commits_on_approval(run_fake: Runner, workspace: Workspace) -> None:
@@ -244,3 +284,28 @@ def test_malformed_agent_files_name_the_file_and_line(cli: Any, workspace: Works
     )
     err = cli("run", "slice-generation").err
     assert "plan-fidelity.md:" in err and "unknown placeholder {{planz}}" in err
+
+
+def test_the_mermaid_graph_labels_its_edges_and_shows_the_approval_interrupt(cli: Any) -> None:
+    from esdh_agent.graphs.slice_generation.graph import EDGE_LABELS
+
+    result = cli("graph")
+    assert result.code == 0
+    text = result.out
+    for label in (
+        "refused",
+        "needs approval",
+        "approved",
+        "rejected",
+        "blocking findings → revise",
+        "all pass → commit",
+        "revisions exhausted",
+        "pinned requirements impossible",
+    ):
+        assert label in EDGE_LABELS
+        assert f"&nbsp;{label}&nbsp;" in text, label
+    assert "policy_gate -. &nbsp;needs approval&nbsp; .-> human_approval;" in text
+    assert "human_approval -. &nbsp;approved&nbsp; .-> generate;" in text
+    assert "decide -. &nbsp;blocking findings → revise&nbsp; .-> planner;" in text
+    assert "human_approval(human_approval<hr/><small><em>interrupt = pauses until" in text
+    assert "class human_approval interrupt" in text

@@ -61,11 +61,13 @@ def test_default_run_replays_the_baseline_to_a_committed_snapshot(
     assert cli("snapshots", "verify", "baseline-v0.1").code == 0
 
 
-def test_impossible_slice_is_refused_after_revisions(cli: Cli, workspace: Workspace) -> None:
+def test_impossible_slice_is_refused_at_the_gate(cli: Cli, workspace: Workspace) -> None:
     code, results = run_json(cli, "--slice", "impossible-14")
     assert code == 3 and results[0]["status"] == "refused"
-    assert "rules" in str(results[0]["reason"])
-    assert results[0]["revision"] == 2
+    assert "pinned age_bands 14-15" in str(results[0]["reason"])
+    assert results[0]["gate_decision"]["decision"] == "refused"
+    assert results[0]["revision"] == 0
+    assert results[0]["llm"]["calls"] == 0  # refused before the planner was asked
     assert not (workspace.data / "snapshots" / "impossible-14-v0.1").exists()
 
 
@@ -130,7 +132,10 @@ def test_over_cap_rejected_in_a_new_process_commits_nothing(cli: Cli, workspace:
     )
     assert done.returncode == 3, done.stderr
     assert not (workspace.data / "snapshots" / "over-cap-v0.1").exists()
-    assert "| rejected | not today |" in (workspace.governance / "decisions.md").read_text()
+    assert (
+        "| rejected | not today; plan sha256 "
+        in (workspace.governance / "decisions.md").read_text()
+    )
     assert cli("approvals", "--json").out.strip() == "[]"
 
 

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,9 @@ def _digest(root: Path) -> dict[str, str]:
     }
 
 
+_PYTEST_DIR = re.compile(r"pytest-(\d+|current)|garbage-.*")
+
+
 @dataclass
 class Sandbox:
     """What exists around a workspace, to compare after a run."""
@@ -107,7 +111,10 @@ class Sandbox:
         return {
             "tmp": _tree(tmp, skip=self.ws.root),  # the test's own temp dir, ws excluded
             "tmp_parent": sorted(os.listdir(tmp.parent)),  # where ../../x from ws.root lands
-            "tmp_grandparent": sorted(os.listdir(tmp.parent.parent)),
+            # pytest's own base temp dirs of other sessions come and go here; not ours.
+            "tmp_grandparent": sorted(
+                e for e in os.listdir(tmp.parent.parent) if not _PYTEST_DIR.fullmatch(e)
+            ),
             "repo": sorted(os.listdir(REPO)),
             "cwd": sorted(os.listdir(Path.cwd())),
         }

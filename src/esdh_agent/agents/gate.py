@@ -5,6 +5,11 @@ beyond policy, refuses pinned requirements no approval may allow, and lists what
 human. Only a QA lead's pinned requirement can make a run wait for approval; a model's
 proposal is clamped instead.
 
+What no approval may allow is derived from the policy (caps, allowed states) and the contract
+(a pinned plan that cannot be generated, or licensed drivers outside the licensed ages of the
+``domain.licence_age`` rule): none of it depends on a model, so :func:`pinned_refusals` knows
+it before any model is asked.
+
 The gate trusts nothing it is given: keys that are not plan fields (``output_path``,
 ``synthetic_source``, ``skip_critics``...) are dropped with a note, whatever the planner let
 through, so no proposal can name a path, a marker or a step of the run.
@@ -22,9 +27,10 @@ from esdh_agent.core.contract import CONTRACT_VERSION
 from esdh_agent.core.layout import compile_layout
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import policy_violations
+from esdh_agent.core.rules.person_rows import LICENSED_AGES
 from esdh_agent.errors import PlanError
 
-__all__ = ["gate_plan"]
+__all__ = ["gate_plan", "pinned_refusals", "plan_hash"]
 
 
 def _uniform(keys: list[str]) -> dict[str, float]:
@@ -57,6 +63,34 @@ def _renormalize(shares: dict[str, float], keep: set[str]) -> dict[str, float]:
     last = list(out)[-1]
     out[last] = round(1 - sum(v for k, v in out.items() if k != last), 6)
     return out
+
+
+def _unlicensed_ages(pins: dict[str, Any], plan: GenerationPlan) -> list[str]:
+    """Pinned age bands asking for licensed drivers the domain rules never allow."""
+    if "age_bands" not in pins:
+        return []
+    low, high = LICENSED_AGES
+    outside = [
+        f"{b.min_age}-{b.max_age} (share {b.share:g})"
+        for b in plan.age_bands
+        if b.share > 0 and (b.min_age < low or b.max_age > high)
+    ]
+    if not outside:
+        return []
+    return [
+        f"pinned age_bands {', '.join(outside)} ask for licensed drivers outside the licensed "
+        f"ages {low}-{high} (rule domain.licence_age); no approval can allow it"
+    ]
+
+
+def plan_hash(plan: dict[str, Any]) -> str:
+    """SHA-256 of a gated plan's canonical JSON (what an approval is given for)."""
+    return GenerationPlan.model_validate(plan).plan_hash()
+
+
+def pinned_refusals(aw: AgentWorkspace, slice_: Slice) -> list[str]:
+    """What the slice's pinned requirements alone make impossible (no model is asked)."""
+    return gate_plan(aw, slice_, {}).refused
 
 
 def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: object) -> GateResult:
@@ -124,6 +158,7 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: object) -> GateResult
     refused += [
         f"{problem}; no approval can allow it" for problem in policy_violations(policy, plan)
     ]
+    refused += _unlicensed_ages(pins, plan)
 
     needs: list[str] = []
     if plan.person_count > threshold:

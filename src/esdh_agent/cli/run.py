@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,8 +13,10 @@ from esdh_agent.cli.common import (
     err_console,
     open_workspace,
     parse_llm_mode,
+    print_table,
 )
 from esdh_agent.cli.common import out_console as _out
+from esdh_agent.cli.run_view import live_progress, print_result, progress_printer
 from esdh_agent.cli.transcripts_extra import diff_command, export_command
 
 if TYPE_CHECKING:
@@ -46,97 +46,6 @@ BaseUrlOpt = Annotated[
 ]
 SEVERITY = {0: 0, 4: 1, 3: 2, 5: 3, 2: 4, 1: 5}
 """Exit codes from least to most severe: several slices exit with the worst."""
-NODE_LABELS = {
-    "load_context": "read workspace",
-    "planner": "planner",
-    "policy_gate": "policy gate",
-    "generate": "generate",
-    "validate": "validate",
-    "critic": "critic",
-    "decide": "decide",
-    "commit": "commit",
-    "give_up": "give up",
-}
-
-
-def _progress(console: Console, slice_id: str) -> Any:
-    from esdh_agent.agents.models import verdict_state
-
-    def show(node: str, update: dict[str, Any]) -> None:
-        detail = ""
-        if node == "planner":
-            p = update.get("planner", {})
-            detail = (
-                f"proposal {'valid' if p.get('valid') else 'invalid, salvaged'} after "
-                f"{p.get('attempts')} call(s) ({p.get('mode')})"
-            )
-        elif node == "policy_gate":
-            gate = update.get("gate") or {}
-            detail = update.get("outcome") or ("; ".join(gate.get("notes", [])) or "pass")
-        elif node == "generate":
-            rows = (update.get("bundle") or {}).get("rows", {})
-            detail = ", ".join(f"{n:,} {e}" for e, n in rows.items())
-        elif node == "critic":
-            for v in update.get("verdicts", []):
-                detail = f"{v['critic']}: {verdict_state(v)}"
-        elif node == "decide":
-            detail = update.get("decision") or ""
-        elif node == "commit":
-            snap = update.get("snapshot") or {}
-            detail = f"{snap.get('status')} {snap.get('name')}"
-        elif node == "__interrupt__":
-            node, detail = "policy gate", "paused: waiting for a human approval"
-        label = NODE_LABELS.get(node, node)
-        console.print(f"  [dim]{slice_id}[/] [cyan]{label:<14}[/] {detail}")
-
-    return show
-
-
-def _print_result(result: RunResult, console: Console) -> None:
-    from esdh_agent.agents.models import verdict_state
-
-    s = result.summary
-    colour = {"committed": "green", "unchanged": "green", "awaiting_approval": "yellow"}.get(
-        result.status, "red"
-    )
-    console.print(f"[bold]{result.slice_id}[/] run {result.run_id}: [{colour}]{result.status}[/]")
-    plan = s.get("plan") or {}
-    if plan:
-        console.print(
-            f"  plan        {plan.get('person_count'):,} persons, seed {plan.get('seed')}"
-            f", {plan.get('dataset_version')}, LOB {plan.get('lob_mix')}, states "
-            f"{plan.get('state_mix')}"
-        )
-    for note in (s.get("gate") or {}).get("notes", []):
-        console.print(f"  gate        {note}")
-    if s.get("validation"):
-        v = s["validation"]
-        console.print(
-            f"  validator   {v['errors']} errors, {v['warnings']} warnings over {v.get('rows')}"
-        )
-    for v in s.get("verdicts", []):
-        score = "" if v.get("score") is None else f" score {v['score']:.2f}"
-        console.print(
-            f"  critic      {v['critic']}: {verdict_state(v)}{score} — {v.get('summary') or ''}"
-        )
-        for message in v.get("blocking", [])[:3]:
-            console.print(f"              blocking: {message}")
-    if s.get("snapshot"):
-        snap = s["snapshot"]
-        console.print(f"  snapshot    {snap['name']} ({snap['status']}) at {snap['path']}")
-    if result.status == "awaiting_approval":
-        reasons = (s.get("awaiting") or {}).get("reasons", [])
-        console.print(f"  waiting     {'; '.join(reasons)}")
-        console.print(
-            f"  next        esdh-agent resume {result.run_id} --approve|--reject [--comment TEXT]"
-        )
-    if s.get("reason") and result.status not in ("committed", "unchanged"):
-        console.print(f"  reason      {s['reason']}")
-    llm = s.get("llm") or {}
-    console.print(
-        f"  model use   {llm.get('calls', 0)} calls, {llm.get('tokens', 0):,} tokens; "
-        f"transcript data/runs/{result.run_id}/transcript.jsonl"
-    )
 
 
 def _finish(results: list[RunResult], as_json: bool) -> None:
@@ -157,7 +66,7 @@ def _finish(results: list[RunResult], as_json: bool) -> None:
         )
     else:
         for result in results:
-            _print_result(result, console)
+            print_result(result, console)
             if result.error is not None:
                 err_console().print(f"[red]error:[/] {result.error.one_line()}")
     worst = max((r.exit_code for r in results), default=0, key=lambda c: SEVERITY.get(c, 9))
@@ -200,7 +109,7 @@ def slice_generation(
             results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url))
             continue
         console.print(f"[bold]{slice_id}[/] ({mode})")
-        with _live(console, slice_id) as progress:
+        with live_progress(console, slice_id) as progress:
             results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
     _finish(results, as_json)
 
@@ -215,31 +124,6 @@ def _note_interrupted(ws: Any, console: Console) -> None:
             f"interrupted; `esdh-agent resume {run['run_id']}` continues it from its "
             "last checkpoint"
         )
-
-
-@contextlib.contextmanager
-def _live(console: Console, slice_id: str) -> Iterator[Any]:
-    """Node-by-node lines, plus a spinner naming the running step on a terminal."""
-    show = _progress(console, slice_id)
-    if not console.is_terminal:
-        yield show
-        return
-    following = {
-        "load_context": "planner",
-        "planner": "policy gate",
-        "policy_gate": "generate",
-        "generate": "validate",
-        "validate": "critics",
-        "critic": "critics",
-        "decide": "commit / revise",
-    }
-    with console.status(f"{slice_id}: reading the workspace") as status:
-
-        def update(node: str, data: dict[str, Any]) -> None:
-            show(node, data)
-            status.update(f"{slice_id}: {following.get(node, 'finishing')}…")
-
-        yield update
 
 
 def resume_command(
@@ -270,7 +154,7 @@ def resume_command(
         by=by,
         mode=parse_llm_mode(llm) if llm else None,
         base_url=base_url,
-        progress=None if as_json else _progress(console, run_id),
+        progress=None if as_json else progress_printer(console, run_id),
     )
     _finish([result], as_json)
 
@@ -289,6 +173,7 @@ def approvals_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) 
                     "run_id": r["run_id"],
                     "slice": r["slice_id"],
                     "reasons": (r.get("awaiting") or {}).get("reasons", []),
+                    "resume_command": (r.get("gate_decision") or {}).get("resume_command"),
                     "started_at": r.get("started_at"),
                 }
                 for r in waiting
@@ -300,21 +185,33 @@ def approvals_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) 
         console.print("No runs are waiting for approval.")
     for r in waiting:
         reasons = "; ".join((r.get("awaiting") or {}).get("reasons", []))
-        console.print(f"{r['run_id']}  {r['slice_id']}  {reasons}")
-        console.print(f"  esdh-agent resume {r['run_id']} --approve|--reject --comment …")
+        command = (r.get("gate_decision") or {}).get("resume_command") or (
+            f"esdh-agent resume {r['run_id']} --approve|--reject"
+        )
+        console.print(f"{r['run_id']}  {r['slice_id']}  {reasons}", soft_wrap=True, markup=False)
+        console.print(f"  {command} [--comment TEXT]", soft_wrap=True, markup=False)
 
 
 def graph_command() -> None:
-    """Print the slice-generation graph as a Mermaid diagram."""
+    """Print the slice-generation graph as a Mermaid diagram.
+
+    Conditional edges carry their labels (refused, needs approval, approved, ...); the
+    ``human_approval`` node, where a run pauses with ``interrupt()`` until
+    ``esdh-agent resume``, is drawn as a human step.
+    """
     from esdh_agent.graphs.slice_generation.graph import graph
 
-    typer.echo(graph.get_graph().draw_mermaid())
+    text = graph.get_graph().draw_mermaid().rstrip("\n")
+    typer.echo(
+        text + "\n\tclassDef interrupt fill:#fde68a,stroke:#b45309,stroke-width:2px"
+        "\n\tclass human_approval interrupt\n"
+    )
 
 
 @transcripts_app.command("list")
 def transcripts_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """List runs, newest last."""
-    from rich.table import Table
+    """List runs, newest last (run ids in full; `--json` for scripts)."""
+    from rich import box
 
     from esdh_agent.graphs.slice_generation.records import list_runs
 
@@ -330,18 +227,24 @@ def transcripts_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -
             ]
         )
         return
-    table = Table()
-    for column in ("run", "slice", "status", "started (UTC)", "llm"):
-        table.add_column(column)
-    for r in runs:
-        table.add_row(
-            r["run_id"],
-            r["slice_id"],
-            r.get("status", ""),
-            r.get("started_at", ""),
-            r.get("llm_mode", ""),
-        )
-    _out().print(table)
+    if not runs:
+        _out().print("No runs yet. `esdh-agent run slice-generation` starts one.")
+        return
+    print_table(
+        _out(),
+        ("run", "slice", "status", "started (UTC)", "llm"),
+        [
+            (
+                r["run_id"],
+                r.get("slice_id", ""),
+                r.get("status", ""),
+                r.get("started_at", ""),
+                r.get("llm_mode", ""),
+            )
+            for r in runs
+        ],
+        box=box.SIMPLE_HEAD,
+    )
 
 
 @transcripts_app.command("show")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspace
+from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspace, print_table
 from esdh_agent.cli.common import out_console as _out
 
 if TYPE_CHECKING:
@@ -90,8 +90,11 @@ def _verdict_text(v: dict[str, Any] | None) -> str:
 
 
 def _print_diff(diff: dict[str, Any], console: Console) -> None:
-    """The diff as a few aligned lines and tables; every value is plain text, never markup."""
-    from rich.table import Table
+    """The diff as a few aligned lines and tables; every value is plain text, never markup.
+
+    Tables never cut a field, critic or node name (``print_table``: one block per row on a
+    narrow terminal).
+    """
     from rich.text import Text
 
     def line(label: str, text: str, changed: bool = False) -> None:
@@ -113,10 +116,11 @@ def _print_diff(diff: dict[str, Any], console: Console) -> None:
         line("plan", f"resolved in A: {not plan['a_missing']}, in B: {not plan['b_missing']}")
     if plan["changed"]:
         line("plan", f"{len(plan['changed'])} field(s) differ, {plan['unchanged']} the same", True)
-        table = Table("field", "A", "B", box=None, padding=(0, 2))
-        for row in plan["changed"]:
-            table.add_row(Text(row["field"]), Text(_show(row["a"])), Text(_show(row["b"])))
-        console.print(table)
+        fields = [
+            (Text(row["field"]), Text(_show(row["a"])), Text(_show(row["b"])))
+            for row in plan["changed"]
+        ]
+        print_table(console, ("field", "A", "B"), fields, box=None, padding=(0, 2))
     elif not (plan["a_missing"] or plan["b_missing"]):
         line("plan", f"same ({plan['unchanged']} fields)")
     val = diff["validation"]
@@ -124,20 +128,22 @@ def _print_diff(diff: dict[str, Any], console: Console) -> None:
     text = f"errors {_arrow(val['errors'])}, warnings {_arrow(val['warnings'])}"
     line("validator", text + (f"; rows {rows}" if rows else ""), val["changed"])
     if diff["verdicts"]:
-        table = Table("critic", "A", "B", "change", box=None, padding=(0, 2))
+        verdicts = []
         for v in diff["verdicts"]:
             change = "FLIPPED" if v["flipped"] else "score" if v["changed"] else ""
             if v["score_delta"]:
                 change += f" {v['score_delta']:+.2f}"
             style = "bold red" if v["flipped"] else "yellow" if v["changed"] else ""
-            table.add_row(
-                Text(v["critic"]),
-                Text(_verdict_text(v["a"])),
-                Text(_verdict_text(v["b"])),
-                Text(change.strip(), style=style),
+            verdicts.append(
+                (
+                    Text(v["critic"]),
+                    Text(_verdict_text(v["a"])),
+                    Text(_verdict_text(v["b"])),
+                    Text(change.strip(), style=style),
+                )
             )
         line("critics", f"{len(diff['flipped'])} verdict(s) flipped", bool(diff["flipped"]))
-        console.print(table)
+        print_table(console, ("critic", "A", "B", "change"), verdicts, box=None, padding=(0, 2))
     snap = diff["snapshot"]
     same = {True: "same content", False: "DIFFERENT content", None: "not both committed"}
     hashes = _arrow(snap["content_hash"], _short_hash)
@@ -148,10 +154,12 @@ def _print_diff(diff: dict[str, Any], console: Console) -> None:
     line("model use", text, llm["changed"])
     moved = [n for n in llm["per_node"] if n["tokens"]["changed"]]
     if moved:
-        table = Table("node", "tokens A → B", "latency ms A → B", box=None, padding=(0, 2))
-        for n in moved:
-            table.add_row(Text(n["node"]), Text(_arrow(n["tokens"])), Text(_arrow(n["latency_ms"])))
-        console.print(table)
+        usage = [
+            (Text(n["node"]), Text(_arrow(n["tokens"])), Text(_arrow(n["latency_ms"])))
+            for n in moved
+        ]
+        headers = ("node", "tokens A → B", "latency ms A → B")
+        print_table(console, headers, usage, box=None, padding=(0, 2))
 
 
 def diff_command(
@@ -185,10 +193,11 @@ def export_command(
     from rich.markup import escape
 
     from esdh_agent.transcripts.html import render_run_html
+    from esdh_agent.transcripts.request import slice_prose
 
     ws = open_workspace(workspace)
     record, events = _load(ws, run_id)
-    page = render_run_html(record, events)
+    page = render_run_html(record, events, request=slice_prose(ws, str(record.get("slice_id"))))
     target = write_report(html, page)
     size = len(page.encode("utf-8"))
     _out().print(f"wrote {escape(str(target))} ({size:,} bytes, {len(events)} events)")

@@ -1,29 +1,28 @@
 """The slice-generation state machine.
 
 load_context → planner → policy_gate → generate → validate → critics (parallel) → decide
-→ commit | planner (revise with the critics' findings) | give_up. The policy gate pauses
-the run with ``interrupt()`` when governance needs a human.
+→ commit | planner (revise with the critics' findings) | give_up. The policy gate refuses
+what no approval may allow (pinned requirements impossible on their own skip the planner),
+and sends what needs a human to ``human_approval``, which pauses the run with
+``interrupt()`` (see ``gating``). Conditional edges are labelled by their path maps, so the
+Mermaid diagram (``esdh-agent graph``) names each way out of a node.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
-from typing import Literal
+from collections.abc import Hashable
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import Send, interrupt
+from langgraph.types import Send
 
-from esdh_agent.agents.gate import gate_plan
+from esdh_agent.agents.gate import pinned_refusals
 from esdh_agent.agents.models import (
-    Approval,
-    ApprovalRequest,
     BundleRef,
     Decision,
     GateResult,
     Judge,
-    PlannerResult,
     SnapshotRef,
     current_verdicts,
 )
@@ -34,6 +33,8 @@ from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.engines.pipeline import StagedBundle, commit_bundle
+from esdh_agent.graphs.slice_generation.gating import human_approval, policy_gate
+from esdh_agent.graphs.slice_generation.records import approval_record
 from esdh_agent.graphs.slice_generation.state import (
     CriticTask,
     RunContext,
@@ -41,7 +42,9 @@ from esdh_agent.graphs.slice_generation.state import (
     SliceState,
 )
 
-__all__ = ["build_graph", "graph"]
+__all__ = ["EDGE_LABELS", "build_graph", "graph"]
+
+INTERRUPT_NOTE = "pauses until esdh-agent resume RUN_ID --approve|--reject"
 
 
 def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> SliceState:
@@ -57,7 +60,13 @@ def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> SliceState:
         locked=slice_.meta.locked,
         hashes=ctx.aw.hashes,
     )
-    return {"revision": 0, "feedback": [], "outcome": None, "decision": None}
+    return {
+        "revision": 0,
+        "feedback": [],
+        "outcome": None,
+        "decision": None,
+        "pinned_refused": pinned_refusals(ctx.aw, slice_),
+    }
 
 
 def planner(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
@@ -68,51 +77,6 @@ def planner(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", [])).model_dump(mode="json")
     ctx.transcript.event("planner", "proposal", revision=state.get("revision", 0), **result)
     return {"planner": result}
-
-
-def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
-    """Apply pinned requirements and policy; pause for a human when governance says so."""
-    crash_point("node:policy_gate")
-    ctx = runtime.context
-    slice_ = ctx.aw.slice(state["slice_id"])
-    proposal = PlannerResult.model_validate(state["planner"]).proposal
-    gate = gate_plan(ctx.aw, slice_, proposal)
-    gate_json = gate.model_dump(mode="json")
-    if gate.refused:
-        ctx.transcript.event("policy_gate", "decision", outcome="refused", **gate_json)
-        return {"gate": gate_json, "outcome": "refused", "reason": "; ".join(gate.refused)}
-    given = state.get("approval")
-    approval = Approval.model_validate(given) if given is not None else None
-    covered = approval is not None and approval.covers(gate.needs_approval)
-    if gate.needs_approval and not covered:
-        request = ApprovalRequest(
-            run_id=state["run_id"],
-            slice=slice_.id,
-            reasons=gate.needs_approval,
-            plan={k: gate.plan[k] for k in ("person_count", "dataset_version", "seed")},
-        )
-        answer = interrupt(request.model_dump(mode="json"))
-        approval = Approval(
-            approved=bool(answer.get("approved")),
-            by=str(answer.get("by", "unknown"))[:80],
-            comment=str(answer.get("comment", ""))[:300],
-            at=str(answer.get("at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
-            reasons=gate.needs_approval,
-        )
-        ctx.transcript.event("policy_gate", "approval", **approval.model_dump(mode="json"))
-        if not approval.approved:
-            return {
-                "gate": gate_json,
-                "approval": approval.model_dump(mode="json"),
-                "outcome": "rejected",
-                "reason": f"rejected by {approval.by}: {approval.comment}",
-            }
-    ctx.transcript.event("policy_gate", "decision", outcome="pass", **gate_json)
-    return {
-        "gate": gate_json,
-        "plan": gate.plan,
-        "approval": approval.model_dump(mode="json") if approval is not None else None,
-    }
 
 
 def _bundle_dir(ctx: RunContext, revision: int) -> str:
@@ -266,7 +230,7 @@ def commit(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
         "revision": state["revision"],
         "models": sorted(ctx.llm.models_used),
         "verdicts": [v.provenance() for v in current_verdicts(state)],
-        "approval": state.get("approval"),
+        "approval": approval_record(state),
         "gate_notes": GateResult.model_validate(gate).notes if gate else [],
     }
     result = commit_bundle(ctx.aw.ws.store(), staged, provenance)
@@ -290,15 +254,51 @@ def give_up(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     return {}
 
 
-def after_gate(state: SliceState) -> Literal["generate", "__end__"]:
-    return "generate" if not state.get("outcome") else "__end__"
+# Conditional edges: each routing function returns a label; the path maps send it to a node.
+AFTER_LOAD: dict[Hashable, str] = {
+    "plan": "planner",
+    "pinned requirements impossible": "policy_gate",
+}
+AFTER_GATE: dict[Hashable, str] = {
+    "refused": END,
+    "needs approval": "human_approval",
+    "allowed": "generate",
+}
+AFTER_APPROVAL: dict[Hashable, str] = {"approved": "generate", "rejected": END}
+TO_CRITICS: dict[Hashable, str] = {"each critic, in parallel": "critic"}
+AFTER_DECIDE: dict[Hashable, str] = {
+    "all pass → commit": "commit",
+    "blocking findings → revise": "planner",
+    "revisions exhausted": "give_up",
+}
+EDGE_LABELS = [
+    str(label)
+    for edges in (AFTER_LOAD, AFTER_GATE, AFTER_APPROVAL, TO_CRITICS, AFTER_DECIDE)
+    for label in edges
+]
+"""Every conditional edge's label, as the Mermaid diagram shows it."""
 
 
-def after_decide(state: SliceState) -> Literal["commit", "planner", "give_up"]:
+def after_load(state: SliceState) -> str:
+    return "pinned requirements impossible" if state.get("pinned_refused") else "plan"
+
+
+def after_gate(state: SliceState) -> str:
+    if state.get("outcome"):
+        return "refused"
+    paused = (state.get("gate_decision") or {}).get("decision") == "paused"
+    return "needs approval" if paused else "allowed"
+
+
+def after_approval(state: SliceState) -> str:
+    return "rejected" if state.get("outcome") else "approved"
+
+
+def after_decide(state: SliceState) -> str:
     decision = state.get("decision")
     if decision == "commit":
-        return "commit"
-    return "planner" if decision == "revise" else "give_up"
+        return "all pass → commit"
+    return "blocking findings → revise" if decision == "revise" else "revisions exhausted"
 
 
 def build_graph() -> StateGraph[SliceState, RunContext, SliceInput, SliceState]:
@@ -306,24 +306,26 @@ def build_graph() -> StateGraph[SliceState, RunContext, SliceInput, SliceState]:
     builder.add_node("load_context", load_context)
     builder.add_node("planner", planner)
     builder.add_node("policy_gate", policy_gate)
+    builder.add_node("human_approval", human_approval, metadata={"interrupt": INTERRUPT_NOTE})
     builder.add_node("generate", generate)
     builder.add_node("validate", validate)
     builder.add_node("critic", critic, input_schema=CriticTask)  # type: ignore[call-overload]
     builder.add_node("decide", decide)
     builder.add_node("commit", commit)
     builder.add_node("give_up", give_up)
-    # Read the workspace, then plan.
+    # Read the workspace, then plan (unless the pinned requirements alone are impossible).
     builder.add_edge(START, "load_context")
-    builder.add_edge("load_context", "planner")
+    builder.add_conditional_edges("load_context", after_load, AFTER_LOAD)
     builder.add_edge("planner", "policy_gate")
-    # The gate stops refused and rejected runs; otherwise generate.
-    builder.add_conditional_edges("policy_gate", after_gate, ["generate", END])
+    # The gate stops refused runs, waits for a human when needed, else generates.
+    builder.add_conditional_edges("policy_gate", after_gate, AFTER_GATE)
+    builder.add_conditional_edges("human_approval", after_approval, AFTER_APPROVAL)
     builder.add_edge("generate", "validate")
     # Every critic judges the same bundle, in parallel.
-    builder.add_conditional_edges("validate", fan_out, ["critic"])
+    builder.add_conditional_edges("validate", fan_out, TO_CRITICS)
     builder.add_edge("critic", "decide")
     # Commit, revise with the findings, or give up after the last revision.
-    builder.add_conditional_edges("decide", after_decide, ["commit", "planner", "give_up"])
+    builder.add_conditional_edges("decide", after_decide, AFTER_DECIDE)
     builder.add_edge("commit", END)
     builder.add_edge("give_up", END)
     return builder

@@ -134,9 +134,15 @@ def _execute(
         pid=os.getpid(),
     )
     record.setdefault("started_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    record.pop("error", None)  # an earlier attempt's error; this attempt records its own
     write_run(run_dir, record)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}}
     transcript.event("run", "run_start" if fresh else "run_resume", slice=slice_id, llm_mode=mode)
+    if fresh:  # the request itself, so every view of the run can open with it
+        asked = aw.slice(slice_id)
+        transcript.event(
+            "run", "request", slice=slice_id, version=asked.meta.version, prose=asked.prose
+        )
     state: JsonObject = {}
     status: RunStatus = "failed"
     error: EsdhError | None = None
@@ -200,7 +206,15 @@ def _execute(
         raise
     approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
     if approval and approval.at and not record.get("approval_logged"):
-        append_decision(ws, run_id, slice_id, approval)
+        basis = state.get("approval_basis") or {}
+        append_decision(
+            ws,
+            run_id,
+            slice_id,
+            approval,
+            plan_hash=basis.get("plan_hash"),
+            reused_from=basis.get("reused_from"),
+        )
         record["approval_logged"] = True
     record.update(run_summary(state, status))
     before = record.get("llm") or {}

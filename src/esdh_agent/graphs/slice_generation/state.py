@@ -35,10 +35,14 @@ class SliceState(TypedDict, total=False):
     run_id: str
     slice_id: str
     revision: int
+    pinned_refused: list[str]  # what the pinned requirements alone make impossible
     planner: JsonObject  # PlannerResult
     plan: JsonObject  # the GenerationPlan the gate settled on
     gate: JsonObject  # GateResult
+    gate_decision: JsonObject | None  # the gate's last decision (see graphs...gating)
+    awaiting: JsonObject | None  # ApprovalRequest, while the run waits for a human
     approval: JsonObject | None  # Approval
+    approval_basis: JsonObject | None  # {"plan_hash": ..., "reused_from": {run_id, by, at}}
     bundle: JsonObject | None  # BundleRef
     validation: JsonObject | None  # core.report.ValidationReport
     profile: JsonObject | None  # agents.profile.build_profile (free-form)
