@@ -107,3 +107,58 @@ def test_pass_fail_is_derived_not_taken_from_the_model() -> None:
     assert verdict(answer(0.0), ["major"]).passed  # low score without evidence
     abstained = verdict(None, ["major"])
     assert abstained.passed and abstained.abstained and abstained.state == "abstained"
+
+
+UNVERIFIED = {"severity": "critical", "message": "The request is not approved."}
+
+
+@pytest.mark.parametrize(
+    ("a", "blocking", "passed", "state", "reason"),
+    [
+        (
+            answer(0.9, TRUCKS),
+            ["major"],
+            False,
+            "blocking",
+            "major finding verified (body_style=Truck: expected 0.700, observed 0.500): "
+            "not enough trucks",
+        ),
+        (
+            answer(0.9, TRUCKS),
+            ["critical"],
+            True,
+            "advisory",
+            "major finding verified, not of a blocking severity (body_style=Truck: expected "
+            "0.700, observed 0.500): not enough trucks",
+        ),
+        (
+            answer(0.2, TRUCKS),
+            ["critical"],
+            False,
+            "blocking",
+            "score 0.20 below 0.5, backed by a major finding verified (body_style=Truck: "
+            "expected 0.700, observed 0.500): not enough trucks",
+        ),
+        (answer(0.0), ["major"], True, "advisory", "score 0.00 below 0.5 but no verified finding"),
+        (
+            answer(0.0, UNVERIFIED),
+            ["critical"],
+            True,
+            "advisory",
+            "score 0.00 below 0.5 but no verified finding; critical finding not verified (no "
+            "check the framework can verify): The request is not approved.",
+        ),
+        (answer(0.9), ["major"], True, "pass", "score 0.90 meets 0.5"),
+        (None, ["major"], True, "abstained", "no usable answer"),
+    ],
+)
+def test_each_derived_verdict_says_what_it_means(
+    a: CriticAnswer | None, blocking: list[str], passed: bool, state: str, reason: str
+) -> None:
+    """The state is read from the derivation (ADR 0006), never the other way round: only a
+    blocking verdict fails, and an advisory one passes with the reason it does not count."""
+    v = verdict(a, blocking)
+    assert (v.passed, v.state, v.reason) == (passed, state, reason)
+    assert v.passed == (v.state != "blocking")
+    for f in v.findings:
+        assert f.status and f.reason  # every finding says how it was judged, and why

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,15 @@ def test_diff_json(workspace: Workspace, runs: Runs) -> None:
     assert result.code == 0, result.error
     diff = json.loads(result.out)
     assert diff["a"]["run_id"] == runs.baseline and diff["b"]["run_id"] == runs.refused
-    assert diff["flipped"] == ["rules"]
+    assert diff["flipped"] == []  # the gate refused B before any critic judged it
     assert diff["status"] == {"a": "committed", "b": "refused", "changed": True}
+    states = {v["critic"]: v["a"]["state"] for v in diff["verdicts"]}
+    assert states == {
+        "rules": "pass",
+        "plan-fidelity": "advisory",
+        "governance-privacy": "advisory",
+        "realism-coherence": "pass",
+    }
 
 
 def test_diff_readable(workspace: Workspace, runs: Runs) -> None:
@@ -60,8 +68,8 @@ def test_diff_readable(workspace: Workspace, runs: Runs) -> None:
     out = result.out
     assert "committed → refused" in out
     assert "person_count" in out and "200" in out and "50" in out
-    assert "FLIPPED" in out and "1 verdict(s) flipped" in out
-    assert "errors 0 → 1" in out and "model use" in out
+    assert "0 verdict(s) flipped" in out and "advisory 0.00" in out
+    assert "errors 0 → —" in out and "model use" in out
     same = invoke(workspace, "diff", runs.baseline, runs.baseline)
     assert "No differences" in same.out and "same content" in same.out
 
@@ -141,9 +149,90 @@ def test_through_the_real_cli_once_registered(
     listed = cli("transcripts", "list", "--json")
     assert {r["run_id"] for r in json.loads(listed.out)} >= {runs.baseline, runs.refused}
     diff = cli("transcripts", "diff", runs.baseline, runs.refused, "--json")
-    assert diff.code == 0 and json.loads(diff.out)["flipped"] == ["rules"]
+    assert diff.code == 0 and json.loads(diff.out)["status"]["b"] == "refused"
     target = tmp_path / "r.html"
     assert cli("transcripts", "export", runs.refused, "--html", str(target)).code == 0
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     missing = cli("transcripts", "export", "nope", "--html", str(target))
     assert missing.code == 2 and "no run 'nope'" in missing.err
+
+
+def _show(cli: Callable[..., CliResult], run_id: str) -> str:
+    result = cli("transcripts", "show", run_id)
+    assert result.code == 0, result.err
+    return result.out
+
+
+def test_show_opens_with_the_request_then_plan_gate_data_critics(
+    cli: Callable[..., CliResult], runs: Runs
+) -> None:
+    out = _show(cli, runs.baseline)
+    heads = ["Request slice baseline", "Plan (revision 0)", "Gate ", "Data ", "Critics", "Timeline"]
+    positions = [out.index(h) for h in heads]
+    assert positions == sorted(positions), positions
+    assert "version 1.0.0 — recorded by the run" in out
+    assert "│ We need the standard v0.1 baseline" in out
+    plan = out[out.index("Plan (revision 0)") : out.index("Gate ")]
+    assert re.search(r"person_count\s+200\s+pinned", plan)
+    assert re.search(r"make_mix\s+.*default", plan)
+    assert "slice is locked" in out[out.index("Gate ") :]
+
+
+def test_show_says_what_each_verdict_means(cli: Callable[..., CliResult], runs: Runs) -> None:
+    out = _show(cli, runs.baseline)
+    critics = out[out.index("Critics") : out.index("Timeline")]
+    lines = {
+        line.split()[0]: line
+        for line in critics.splitlines()
+        if line.startswith("  ") and "score" in line
+    }
+    states = [line.split()[1] for line in lines.values()]
+    assert states == ["advisory", "advisory", "pass", "pass"]  # what does not count first
+    assert (
+        "advisory score 0.00 (threshold 0.5) — does not count: score 0.00 below 0.5 but no "
+        "verified finding" in lines["plan-fidelity"]
+    )
+    assert (
+        "pass score 1.00 (threshold 1) — passes: no error-level validation findings"
+        in (lines["rules"])
+    )
+    assert "model's summary: unusable answer" in critics  # governance-privacy's "… DATA: {"
+    assert "model's summary: The request is not supported by the QA team." in critics
+    assert not re.search(r"summary: .*\{\s*$", critics, re.M)
+    assert all(len(line) < 300 for line in critics.splitlines())  # one bounded line each
+
+
+def test_show_numbers_attempts_and_treats_the_fallback_as_info(
+    cli: Callable[..., CliResult], runs: Runs
+) -> None:
+    out = _show(cli, runs.paused)
+    assert "info server does not support json_schema; using json_object (expected)" in out
+    assert "model error" not in out
+    for n in (1, 2, 3):
+        assert f"(json_object, attempt {n})" in out
+    assert "reask (attempt 1 invalid)" in out and "reask (attempt 2 invalid)" in out
+    assert f"resume with: esdh-agent resume {runs.paused} --approve|--reject" in out
+    assert "dropped from the planner's proposal as invalid" in out
+
+
+def test_show_opens_a_run_the_gate_refused_first_with_its_request(
+    cli: Callable[..., CliResult], runs: Runs
+) -> None:
+    out = _show(cli, runs.refused)
+    assert "Request slice impossible-14 version 1.0.0 — recorded by the run" in out
+    assert "│ We want to check that the quote engine rejects underage drivers" in out
+    assert "no approval can allow it" in out and "Critics none judged this run" in out
+
+
+def test_show_json_carries_each_verdicts_state_and_reason(
+    cli: Callable[..., CliResult], runs: Runs
+) -> None:
+    result = cli("transcripts", "show", runs.baseline, "--json")
+    data = json.loads(result.out)
+    briefs = {v["critic"]: v for v in data["run"]["verdicts"]}
+    assert briefs["plan-fidelity"]["state"] == "advisory"
+    assert briefs["plan-fidelity"]["reason"] == "score 0.00 below 0.5 but no verified finding"
+    assert briefs["governance-privacy"]["summary_line"] == "unusable answer"
+    assert briefs["plan-fidelity"]["passed"] is True  # the old fields keep their meaning
+    events = [e for e in data["events"] if e["type"] == "verdict"]
+    assert {e["critic"]: e["state"] for e in events} == {c: v["state"] for c, v in briefs.items()}

@@ -9,7 +9,7 @@ from typing import Any
 from esdh_agent.transcripts.diff import diff_runs, finding_key, flatten, node_usage
 from esdh_agent.workspace import Workspace
 
-from tests.transcripts.conftest import Runs, load
+from tests.transcripts.conftest import Revised, Runs, load
 
 
 def test_a_run_against_itself_has_no_changes(workspace: Workspace, runs: Runs) -> None:
@@ -32,34 +32,48 @@ def test_an_unchanged_rerun_differs_only_in_status(workspace: Workspace, runs: R
     assert "plan" not in diff["changed"] and "verdicts" not in diff["changed"]
 
 
-def test_committed_against_refused(workspace: Workspace, runs: Runs) -> None:
+def test_committed_against_refused_at_the_gate(workspace: Workspace, runs: Runs) -> None:
     a, b = load(workspace, runs.baseline), load(workspace, runs.refused)
     diff = diff_runs(*a, *b)
     assert diff["status"]["a"] == "committed" and diff["status"]["b"] == "refused"
-    assert "rules" in diff["reason"]["b"]
-    assert diff["revision"]["delta"] == 2
+    assert "no approval can allow it" in diff["reason"]["b"]
     fields = {row["field"]: row for row in diff["plan"]["changed"]}
     assert {"seed", "person_count", "age_bands"} <= set(fields)
     assert fields["person_count"]["a"] == 200 and fields["person_count"]["b"] == 50
-    assert diff["validation"]["errors"] == {"a": 0, "b": 1, "changed": True, "delta": 1}
-    assert diff["validation"]["rows"]["persons"]["b"] == 50
-    assert diff["flipped"] == ["rules"]
+    assert diff["validation"]["errors"] == {"a": 0, "b": None, "changed": True}
+    assert diff["flipped"] == []  # nothing judged B: nothing flipped
     rules = next(v for v in diff["verdicts"] if v["critic"] == "rules")
-    assert rules["a"]["state"] == "pass" and rules["b"]["state"] == "FAIL"
-    assert rules["score_delta"] == -1.0
+    assert rules["a"] == {
+        "passed": True,
+        "abstained": False,
+        "score": 1.0,
+        "state": "pass",
+        "reason": "no error-level validation findings",
+    }
+    fidelity = next(v for v in diff["verdicts"] if v["critic"] == "plan-fidelity")
+    assert fidelity["a"]["state"] == "advisory" and fidelity["b"] is None
+    assert fidelity["a"]["reason"] == "score 0.00 below 0.5 but no verified finding"
     assert diff["snapshot"]["b"] is None and diff["snapshot"]["same_content"] is None
-    assert diff["bundle_hash"]["changed"]
-    assert diff["llm"]["calls"]["delta"] > 0 and diff["llm"]["tokens"]["delta"] > 0
-    planner = next(n for n in diff["llm"]["per_node"] if n["node"] == "planner")
-    assert planner["tokens"]["b"] > planner["tokens"]["a"] > 0
+    assert diff["llm"]["calls"]["b"] == 0 and diff["llm"]["calls"]["delta"] < 0
     for section in ("status", "plan", "validation", "verdicts", "snapshot", "llm"):
         assert section in diff["changed"]
 
 
-def test_a_paused_run_has_no_plan_verdicts_or_snapshot(workspace: Workspace, runs: Runs) -> None:
+def test_a_verdict_that_blocked_then_passed(revised_run: Revised) -> None:
+    first = [e for e in revised_run.events if e["type"] == "verdict" and e["revision"] == 0]
+    last = [e for e in revised_run.events if e["type"] == "verdict" and e["revision"] == 1]
+    diff = diff_runs({**revised_run.record, "verdicts": []}, first, revised_run.record, last)
+    row = next(v for v in diff["verdicts"] if v["critic"] == "plan-fidelity")
+    assert row["flipped"] and (row["a"]["state"], row["b"]["state"]) == ("blocking", "pass")
+    assert row["a"]["reason"].startswith("major finding verified (body_style=Truck: expected")
+    assert diff["flipped"] == ["plan-fidelity"]
+
+
+def test_a_paused_run_shows_the_plan_awaiting_approval(workspace: Workspace, runs: Runs) -> None:
     diff = diff_runs(*load(workspace, runs.baseline), *load(workspace, runs.paused))
     assert diff["status"]["b"] == "awaiting_approval"
-    assert diff["plan"]["b_missing"] and "plan" in diff["changed"]
+    fields = {row["field"]: row for row in diff["plan"]["changed"]}
+    assert not diff["plan"]["b_missing"] and fields["person_count"]["b"] == 120_000
     assert all(v["b"] is None and not v["flipped"] for v in diff["verdicts"])
     assert "person_count 120000" in diff["b"]["why"]
 
@@ -119,3 +133,17 @@ def test_helpers() -> None:
     ordered = [(f["status"], f.get("blocking")) for f in sorted(findings, key=finding_key)]
     assert ordered[0] == ("verified", True) and ordered[1] == ("verified", False)
     assert [s for s, _ in ordered[2:]] == ["dismissed", "advisory"]
+
+
+def test_the_expected_mode_fallback_is_not_counted_as_an_error() -> None:
+    events: list[dict[str, Any]] = [
+        {"node": "planner", "type": "llm_request", "mode": "json_schema"},
+        {"node": "planner", "type": "llm_error", "mode": "json_schema", "status": 500},
+        {"node": "planner", "type": "mode_rejected", "mode": "json_schema", "next_mode": "x"},
+        {"node": "planner", "type": "llm_request", "mode": "x"},
+        {"node": "planner", "type": "llm_response", "prompt_tokens": 1, "completion_tokens": 1},
+        {"node": "critic:y", "type": "llm_error", "status": 503},  # a real error is counted
+    ]
+    usage = node_usage(events)
+    assert usage["planner"]["errors"] == 0 and usage["planner"]["requests"] == 2
+    assert usage["critic:y"]["errors"] == 1

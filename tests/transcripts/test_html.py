@@ -9,9 +9,10 @@ import re
 from typing import Any
 
 from esdh_agent.transcripts.html import render_run_html
+from esdh_agent.transcripts.request import slice_prose
 from esdh_agent.workspace import Workspace
 
-from tests.transcripts.conftest import Runs, load
+from tests.transcripts.conftest import Revised, Runs, load
 
 EVIL = '</pre></code><script>alert("pwned")</script><img src=x onerror="alert(1)">'
 
@@ -54,12 +55,14 @@ def test_model_output_is_escaped_everywhere() -> None:
     assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in page
     assert 'data-critic="ev&quot;il"' in page
     assert "run-&lt;b&gt;1&lt;/b&gt;" in page
+    # Markup where a summary belongs is not prose: shown as unusable, the raw text escaped.
+    assert "summary: <b>unusable answer</b>" in page
 
 
 def test_blocking_and_verified_findings_come_first() -> None:
     page = render_run_html(*_evil_run())
-    card = page[page.index('id="verdict-r0-ev-il"') :]
-    card = card[: card.index("</div>")]
+    card = _card(page, "verdict-r0-ev-il")
+    assert 'data-state="blocking"' in card and "blocks: critical finding verified" in card
     statuses = re.findall(r'class="finding( blocking)?" data-status="(\w+)"', card)
     assert statuses == [
         (" blocking", "verified"),
@@ -79,24 +82,104 @@ def test_output_is_deterministic(workspace: Workspace, runs: Runs) -> None:
     assert render_run_html(*_evil_run()) == render_run_html(*_evil_run())
 
 
-def test_refused_run_report_explains_the_refusal(workspace: Workspace, runs: Runs) -> None:
+def _sections(page: str) -> list[str]:
+    return re.findall(r'<section id="([a-z-]+)">', page)
+
+
+def test_the_request_comes_first_then_plan_gate_data_critics(
+    workspace: Workspace, runs: Runs
+) -> None:
+    record, events = load(workspace, runs.baseline)
+    page = render_run_html(record, events)
+    assert _sections(page)[:5] == ["request", "plan", "gate", "validation", "critics"]
+    assert "slice baseline version 1.0.0 — recorded by the run" in page
+    # A transcript from before runs recorded their request: the planner's prompt still has it.
+    older = render_run_html(record, [e for e in events if e.get("type") != "request"])
+    assert "slice baseline version 1.0.0 — as the planner received it" in older
+    prose = re.search(r'<blockquote id="request-prose">(.*?)</blockquote>', page, re.S)
+    assert prose and prose.group(1).startswith("We need the standard v0.1 baseline")
+    # Each plan field says where it came from: the baseline is locked, so pinned or default.
+    assert 'id="plan-person_count" data-source="pinned"' in page
+    assert 'id="plan-make_mix" data-source="default"' in page
+    assert 'data-source="model"' not in page
+
+
+def test_critic_cards_say_what_each_verdict_means(workspace: Workspace, runs: Runs) -> None:
+    page = render_run_html(*load(workspace, runs.baseline))
+    card = _card(page, "verdict-r0-plan-fidelity")
+    assert 'data-state="advisory"' in card and '<span class="badge wait">advisory</span>' in card
+    assert (
+        'id="verdict-r0-plan-fidelity-reason">does not count: score 0.00 below 0.5 but no '
+        "verified finding</p>" in card
+    )
+    assert "model&#x27;s summary: The request is not supported by the QA team." in card
+    # Input beside output: the critic's prompt and its numbered answer.
+    assert "input: the prompt (" in card and "attempt 1 (" in card
+    governance = _card(page, "verdict-r0-governance-privacy")
+    assert "summary: <b>unusable answer</b>" in governance and "what the model wrote" in governance
+    rules = _card(page, "verdict-r0-rules")
+    assert 'data-state="pass"' in rules and "passes: no error-level validation findings" in rules
+    # Advisory cards come before plain passes.
+    assert page.index("verdict-r0-plan-fidelity") < page.index('id="verdict-r0-rules"')
+
+
+def test_the_mode_fallback_is_info_and_attempts_are_numbered(
+    workspace: Workspace, runs: Runs
+) -> None:
+    page = render_run_html(*load(workspace, runs.paused))
+    assert "info: server does not support json_schema; using json_object" in page
+    assert "model error, attempt" not in page and "(expected; not a model error)" in page
+    for n in (1, 2, 3):
+        assert f"request to smollm2-135m-instruct (json_object, attempt {n})" in page
+    assert 'id="usage-planner"' in page
+
+
+def test_a_blocking_verdict_shows_its_verified_finding(revised_run: Revised) -> None:
+    page = render_run_html(revised_run.record, revised_run.events, request=revised_run.prose)
+    card = _card(page, "verdict-r0-plan-fidelity")
+    assert 'data-state="blocking"' in card and "BLOCKING" in card
+    reason = re.search(r'-reason">(.*?)</p>', card)
+    assert reason and reason.group(1).startswith(
+        "blocks: major finding verified (body_style=Truck: expected 0.700, observed"
+    )
+    assert 'data-state="pass"' in _card(page, "verdict-r1-plan-fidelity")
+    # A scripted run has no planner request: the prose comes from the slice file, labelled.
+    assert "from the slice file (the transcript does not hold it)" in page
+    assert "For the commercial auto quote flow" in page[page.index('id="request-prose"') :][:400]
+    # The plan's sources: the slice pins the count, the planner proposed the rest it changed.
+    assert 'id="plan-person_count" data-source="pinned"' in page
+    assert 'id="plan-model_year_min" data-source="model"' in page
+    assert 'id="plan-body_style_mix" data-source="model"' in page
+    assert 'id="plan-make_mix" data-source="default"' in page
+
+
+def test_a_run_refused_at_the_gate(workspace: Workspace, runs: Runs) -> None:
     record, events = load(workspace, runs.refused)
+    recorded = render_run_html(record, events)
+    assert "slice impossible-14 version 1.0.0 — recorded by the run" in recorded
+    # Older transcripts of runs refused before the planner hold no prose at all.
+    events = [e for e in events if e.get("type") != "request"]
     page = render_run_html(record, events)
     assert f"<title>ESDH run {runs.refused} — refused</title>" in page
     assert 'id="run-status" class="badge " data-status="refused">refused<' in page
-    assert "critics refused after 3 attempt(s): rules" in page
-    for rev in (0, 1, 2):
-        assert f'id="proposal-r{rev}"' in page and f'id="critics-r{rev}"' in page
-        assert f'id="verdict-r{rev}-rules"' in page
-    assert 'data-state="fail"' in page and "BLOCKING" in page and "domain.licence_age" in page
-    # Filters offer every node and every critic; every event is one filterable row.
-    for critic in ("rules", "plan-fidelity", "governance-privacy", "realism-coherence"):
-        assert f'<option value="{critic}">' in page
-        assert f'<option value="critic:{critic}">' in page
+    assert "no approval can allow it" in page[page.index('id="run-why"') :][:400]
+    # The gate refused before the planner was asked: the transcript holds no prose...
+    assert "prose is not in this transcript." in page
+    # ...so a caller with the workspace passes the slice file's, labelled as such.
+    prose = "We want to check that the quote engine rejects underage drivers"
+    with_prose = render_run_html(record, events, request=slice_prose(workspace, "impossible-14"))
+    assert "from the slice file (the transcript does not hold it)" in with_prose
+    assert prose in with_prose[with_prose.index('id="request-prose"') :][:300]
+    assert "No critic judged this run." in page and 'id="gate-message"' in page
     assert page.count('class="filterable event"') == len(events)
     assert all(f'id="ev-{e["seq"]}"' in page for e in events)
-    assert 'id="usage-planner"' in page and "re-asks" in page
-    assert page.count("<details>") >= sum(e["type"] == "llm_response" for e in events)
+
+
+def _card(page: str, ident: str) -> str:
+    start = page.index(f'id="{ident}"')
+    start = page.rindex("<div", 0, start)
+    end = page.find('<div class="filterable card', start + 10)
+    return page[start : end if end > 0 else page.index("</section>", start)]
 
 
 def test_page_is_self_contained_and_its_csp_matches(workspace: Workspace, runs: Runs) -> None:
@@ -113,7 +196,11 @@ def test_page_is_self_contained_and_its_csp_matches(workspace: Workspace, runs: 
 
 
 def test_paused_run_report_shows_what_awaits_approval(workspace: Workspace, runs: Runs) -> None:
-    page = render_run_html(*load(workspace, runs.paused))
+    record, events = load(workspace, runs.paused)
+    page = render_run_html(record, events)
     assert 'data-status="awaiting_approval"' in page and 'class="badge wait"' in page
     assert "paused for a human approval: person_count 120000" in page
     assert "Waiting for approval" in page and "No critic judged this run." in page
+    assert f'<code id="gate-resume">esdh-agent resume {runs.paused} --approve|--reject' in page
+    assert 'id="plan-person_count" data-source="pinned"' in page
+    assert 'id="plan-dropped"' in page  # the planner's invalid fields, listed

@@ -5,8 +5,9 @@ critic template) to see whether the *outcome* moved and why: which final plan fi
 whether the validator counts changed, which critic verdicts flipped, whether the committed
 content is the same, and what the model calls cost. Inputs are each run's ``run.json`` record
 and transcript events, so the comparison needs no workspace and works on archived runs. The
-small helpers here (per-node model use, a verdict's state, the finding order) are shared with
-the HTML report so both tools read a transcript the same way.
+small helpers here (per-node model use, the finding order, the outcome line) are shared with
+the HTML report so both tools read a transcript the same way; a verdict's state and reason
+come from ``agents.models`` (``verdict_state`` / ``verdict_reason``), as on every surface.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from esdh_agent.agents.models import verdict_state
+from esdh_agent.agents.models import verdict_reason, verdict_state
+from esdh_agent.transcripts.events import event_notes
 
 __all__ = [
     "STATUS_RANK",
@@ -32,7 +34,8 @@ STATUS_RANK = {"verified": 0, "satisfied": 1, "dismissed": 2, "advisory": 3}
 """Order of a finding's status: what failed on the data first, plain advice last."""
 _SEVERITY_RANK = {"critical": 0, "error": 0, "major": 1, "warning": 1, "minor": 2, "info": 3}
 USAGE_KEYS = ("requests", "responses", "reasks", "errors", "prompt", "completion", "latency_ms")
-"""Per-node model-use counters: calls, re-asks, errors, tokens and summed latency."""
+"""Per-node model-use counters: calls, re-asks, errors (not the expected json_schema fallback,
+which is info), tokens and summed latency."""
 _USAGE_EVENT = {"llm_request": "requests", "reask": "reasks", "llm_error": "errors"}
 _ABSENT = object()
 
@@ -69,9 +72,9 @@ def finding_key(finding: dict[str, Any]) -> tuple[int, int, int]:
 def node_usage(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Model use per node, in the order nodes first called a model."""
     per: dict[str, dict[str, int]] = {}
-    for e in events:
+    for e, note in zip(events, event_notes(events), strict=True):
         kind = str(e.get("type"))
-        if kind != "llm_response" and kind not in _USAGE_EVENT:
+        if (kind != "llm_response" and kind not in _USAGE_EVENT) or note.fallback:
             continue
         row = per.setdefault(str(e.get("node")), dict.fromkeys(USAGE_KEYS, 0))
         if kind == "llm_response":
@@ -165,7 +168,11 @@ def _verdicts_diff(
         if v is None:
             return None
         keys = ("passed", "abstained", "score")
-        return {**{k: v.get(k) for k in keys}, "state": verdict_state(v)}
+        return {
+            **{k: v.get(k) for k in keys},
+            "state": verdict_state(v),
+            "reason": verdict_reason(v),
+        }
 
     by_a = {str(v.get("critic")): v for v in a}
     by_b = {str(v.get("critic")): v for v in b}
