@@ -13,10 +13,15 @@ from esdh_agent.agents.context import load_agent_workspace
 from esdh_agent.agents.models import Judge
 from esdh_agent.errors import InputError
 from esdh_agent.evals.cassettes import prune_orphans, recording_targets
-from esdh_agent.evals.evaluate import all_critics, below_accuracy, require_critic
+from esdh_agent.evals.evaluate import (
+    all_critics,
+    below_accuracy,
+    needs_recording,
+    require_critic,
+)
 from esdh_agent.evals.rerun import rerun_critic
 from esdh_agent.evals.session import side_job_client
-from esdh_agent.evals.templates import template_at
+from esdh_agent.evals.templates import MissingAtRevision, template_at
 from esdh_agent.workspace import Workspace
 from esdh_agent.workspace.sync import stale_files, write_files
 
@@ -53,8 +58,19 @@ def test_template_at_a_revision(workspace: Workspace, tmp_path: Path) -> None:
     template, path = template_at(workspace, "HEAD", "plan-fidelity", folder)
     assert template.meta.id == "plan-fidelity"
     assert path.parent == folder and path.read_bytes() == recorded
-    with pytest.raises(InputError, match="does not exist at 'no-such-rev'"):
+    with pytest.raises(InputError, match="git revision 'no-such-rev' does not exist"):
         template_at(workspace, "no-such-rev", "plan-fidelity", folder)
+    # A critic added since: its template did not exist then, in one line of our own.
+    (workspace.root / "critics" / "new-critic.md").write_text("---\n")
+    with pytest.raises(MissingAtRevision) as missing:
+        template_at(workspace, "HEAD", "new-critic", folder)
+    assert missing.value.one_line() == "critics/new-critic.md did not exist at HEAD"
+    # A template whose eval cassette did not exist then: replaying it finds nothing recorded.
+    who = ["-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for args in (["rm", "-q", "--cached", str(cassette)], [*who, "commit", "-qm", "no cassette"]):
+        subprocess.run(["git", "-C", str(workspace.root), *args], check=True)
+    template, path = template_at(workspace, "HEAD", "plan-fidelity", folder)
+    assert template.meta.id == "plan-fidelity" and not path.exists()
 
 
 def test_critics_are_checked_and_gated(workspace: Workspace) -> None:
@@ -65,9 +81,14 @@ def test_critics_are_checked_and_gated(workspace: Workspace) -> None:
         require_critic(aw, name)
     with pytest.raises(InputError, match="unknown critic 'nope'"):
         require_critic(aw, "nope")
-    rows = [{"now": {"critic": "a", "accuracy": 0.5}}, {"now": {"critic": "b", "accuracy": 1.0}}]
+    rows = [
+        {"now": {"critic": "a", "accuracy": 0.5}},
+        {"now": {"critic": "b", "accuracy": 1.0}},
+        {"now": {"critic": "c", "accuracy": None, "needs_recording": ["x"]}},
+    ]
     assert below_accuracy(rows, 0.9) == ["a"]
     assert below_accuracy(rows, None) == []
+    assert needs_recording(rows) == ["c"]
 
 
 def test_rerun_refuses_replay_without_a_recording(workspace: Workspace) -> None:

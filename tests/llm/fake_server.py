@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +59,44 @@ def reject_json_schema(then: Behaviour) -> Behaviour:
     return answer
 
 
+def volatile(then: Behaviour) -> Behaviour:
+    """What real servers add that differs on every call: request ids, timing headers, a
+    completion id, ``created``, a fingerprint and a machine path in error messages."""
+
+    def answer(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        code, headers, payload = then(body)
+        data = json.loads(payload)
+        if "choices" in data:
+            data.update(
+                id=f"chatcmpl-{uuid.uuid4()}",
+                created=int(time.time() * 1000) + random.randint(0, 10**6),
+                system_fingerprint=f"fp_{uuid.uuid4().hex[:10]}",
+            )
+        elif "error" in data:
+            data["error"]["message"] += (
+                f' File "/home/u{random.randint(0, 10**6)}/venv/lib/python3.11/site-packages/'
+                'llama_cpp/server/app.py", line 376'
+            )
+        extra = {
+            "x-request-id": uuid.uuid4().hex,
+            "openai-processing-ms": str(random.randint(1, 9999)),
+            "x-ratelimit-remaining-requests": str(random.randint(1, 9999)),
+        }
+        return code, {**headers, **extra}, json.dumps(data).encode()
+
+    return answer
+
+
+def delayed(then: Behaviour, seconds: float | Callable[[], float]) -> Behaviour:
+    """``then``, answered after ``seconds`` (a number, or a function giving one per call)."""
+
+    def answer(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(seconds() if callable(seconds) else seconds)
+        return then(body)
+
+    return answer
+
+
 @dataclass
 class FakeServer:
     url: str
@@ -65,8 +106,9 @@ class FakeServer:
 
 
 @contextmanager
-def fake_openai(script: list[Behaviour]) -> Iterator[FakeServer]:
-    """Serve ``script`` (one behaviour per request; the last repeats) on 127.0.0.1."""
+def fake_openai(script: list[Behaviour], port: int = 0) -> Iterator[FakeServer]:
+    """Serve ``script`` (one behaviour per request; the last repeats) on 127.0.0.1 (``port``:
+    a free one)."""
     state = FakeServer(url="", script=list(script))
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,7 +128,7 @@ def fake_openai(script: list[Behaviour]) -> Iterator[FakeServer]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"

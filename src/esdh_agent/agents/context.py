@@ -31,6 +31,7 @@ __all__ = [
     "CriticSeverity",
     "SliceMeta",
     "apply_pins",
+    "discovered_slices",
     "load_agent_workspace",
 ]
 
@@ -67,11 +68,15 @@ class CriticLists(_Strict):
 
 
 class AgentIndex(_Strict):
-    """mop/index.yaml"""
+    """mop/index.yaml. Once loaded, ``slices`` holds the slices it lists, in that order, then
+    every other slice found in ``prompts/`` (by id)."""
 
     version: int = Field(ge=1)
     default_slice: str
-    slices: list[str] = Field(min_length=1)
+    slices: list[str] = Field(
+        default_factory=list,
+        description="Slices in the order to run them; any other prompts/<id>.md runs too.",
+    )
     critics: CriticLists
     models: dict[str, str] = Field(description="Node kind (planner, critic) → model id.")
     llm: LLMDefaults = Field(default_factory=LLMDefaults)
@@ -145,7 +150,8 @@ class AgentWorkspace:
         if slice_id not in self.slices:
             raise InputError(
                 f"unknown slice {slice_id!r}",
-                hint=f"slices in mop/index.yaml: {', '.join(self.index.slices)}",
+                hint=f"slices (prompts/<id>.md): {', '.join(self.index.slices)}; "
+                f"start a new one with `esdh-agent slices new {slice_id}`",
             )
         return self.slices[slice_id]
 
@@ -267,18 +273,42 @@ def _check_template(doc: Document) -> None:
                 )
 
 
+def discovered_slices(ws: Workspace, listed: list[str]) -> list[str]:
+    """The ids of ``prompts/<id>.md`` files the index does not list, sorted."""
+    folder = ws.root / "prompts"
+    found = (p.stem for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else ()
+    return sorted(set(found) - set(listed))
+
+
 def load_agent_workspace(ws: Workspace) -> AgentWorkspace:
-    """Load and check mop/, prompts/, critics/ and the policy."""
-    index = load_model(ws.root / "mop" / "index.yaml", AgentIndex)
+    """Load and check mop/, prompts/, critics/ and the policy.
+
+    Every ``prompts/<id>.md`` is a slice: those mop/index.yaml lists, in its order, then the
+    others by id. Each must be a valid slice whose front matter id is its file name.
+    """
+    index_path = ws.root / "mop" / "index.yaml"
+    index = load_model(index_path, AgentIndex)
     mop = read_document(ws.root / "mop" / "master_operating_prompt.md", MopMeta)
+    listed = list(index.slices)
+    index = index.model_copy(update={"slices": listed + discovered_slices(ws, listed)})
+    if not index.slices:
+        raise WorkspaceError(
+            "no slices: prompts/ holds no <id>.md",
+            location=str(index_path),
+            hint="start one with `esdh-agent slices new ID`",
+        )
     if index.default_slice not in index.slices:
         raise WorkspaceError(
-            f"default_slice {index.default_slice!r} is not in slices",
-            location=str(ws.root / "mop" / "index.yaml"),
+            f"default_slice {index.default_slice!r} is not a slice",
+            location=str(index_path),
+            hint=f"create prompts/{index.default_slice}.md or name another slice",
         )
     slices: dict[str, Slice] = {}
     for slice_id in index.slices:
-        path = _listed_file(ws, "prompts", slice_id, ("slices",))
+        if slice_id in listed:
+            path = _listed_file(ws, "prompts", slice_id, ("slices",))
+        else:
+            path = ws.root / "prompts" / f"{slice_id}.md"
         doc = read_document(path, SliceMeta)
         meta: SliceMeta = doc.meta
         if meta.id != slice_id:

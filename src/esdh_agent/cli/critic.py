@@ -10,9 +10,11 @@ from esdh_agent.cli.common import (
     JsonOpt,
     WorkspaceOpt,
     emit_json,
+    err_console,
     open_workspace,
     out_console,
     parse_llm_mode,
+    print_table,
     sync_generated,
 )
 from esdh_agent.cli.run import BaseUrlOpt, LLMOpt
@@ -26,6 +28,10 @@ cases_app = typer.Typer(help="The labelled cases critics are measured on.", no_a
 critic_app.add_typer(cases_app, name="cases")
 
 
+NEEDS_RECORDING = 6
+"""``critic eval``'s exit code when some cases could not be replayed (README "Exit codes")."""
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -36,13 +42,21 @@ def eval_command(
     against: Annotated[
         str | None,
         typer.Option(
-            "--against", help="Also score the templates at this git revision, side by side."
+            "--against",
+            help="Also score the templates and recordings at this git revision, side by side.",
         ),
     ] = None,
     min_accuracy: Annotated[
         float | None,
-        typer.Option("--min-accuracy", help="Exit 1 when a critic scores below this (a CI gate)."),
+        typer.Option("--min-accuracy", help="Exit 2 when a critic scores below this (a CI gate)."),
     ] = None,
+    allow_unrecorded: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unrecorded",
+            help=f"Exit 0 when some cases need recording (else exit {NEEDS_RECORDING}).",
+        ),
+    ] = False,
     samples: Annotated[
         int,
         typer.Option(
@@ -67,12 +81,19 @@ def eval_command(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score critics on their labelled cases: accuracy, precision and recall on "should block"."""
+    """Score critics on their labelled cases: accuracy, precision and recall on "should block".
+
+    Every case the recordings hold is scored; a case whose calls the cassette lacks (a
+    template changed since it was recorded) is listed as needing recording, with the command
+    that records it. Exit codes: 0 every case scored; 2 a bad option, an unknown revision, or
+    a critic below --min-accuracy; 6 some cases need recording (0 with --allow-unrecorded).
+    """
     from esdh_agent.agents.context import load_agent_workspace
     from esdh_agent.errors import InputError
     from esdh_agent.evals.evaluate import (
         all_critics,
         below_accuracy,
+        needs_recording,
         require_critic,
         score_critics,
     )
@@ -102,51 +123,82 @@ def eval_command(
         _print_eval(rows, against)
     if failing:
         raise InputError(f"accuracy below {min_accuracy:g} for {', '.join(failing)}")
+    unrecorded = needs_recording(rows)
+    if unrecorded and not allow_unrecorded:
+        err_console().print(
+            f"[yellow]needs recording:[/] {', '.join(unrecorded)} (their figures leave out the "
+            "cases listed; record them with `esdh-agent cassettes record --stale-only "
+            "--base-url URL`, or pass --allow-unrecorded)"
+        )
+        raise typer.Exit(NEEDS_RECORDING)
+
+
+def _figures(summary: dict[str, Any], label: str) -> list[str]:
+    cases = str(summary.get("cases", "—"))
+    if summary.get("needs_recording"):
+        cases = f"{summary['scored']} of {summary['cases']}"
+    return [
+        label,
+        str(summary.get("template_version", "—")),
+        cases,
+        _fmt(summary.get("accuracy")),
+        _fmt(summary.get("precision")),
+        _fmt(summary.get("recall")),
+        _fmt(summary.get("flip_rate")),
+    ]
 
 
 def _print_eval(rows: list[dict[str, Any]], against: str | None) -> None:
-    from rich.table import Table
+    from rich import box
+    from rich.markup import escape
 
     console = out_console()
-    table = Table(title="critic evaluation (positive class: should block)")
-    for column in ("critic", "version", "cases", "accuracy", "precision", "recall", "flips"):
-        table.add_column(column)
-    if against:
-        for column in (f"accuracy @{against}", f"precision @{against}", f"recall @{against}"):
-            table.add_column(column)
+    table: list[list[str]] = []
     for row in rows:
-        now = row["now"]
-        cells = [
-            now["critic"],
-            now["template_version"],
-            str(now["cases"]),
-            _fmt(now["accuracy"]),
-            _fmt(now["precision"]),
-            _fmt(now["recall"]),
-            _fmt(now["flip_rate"]),
-        ]
+        table.append(_figures(row["now"], row["now"]["critic"]))
         if against:
             then = row.get("against") or {}
-            cells += [
-                _fmt(then.get("accuracy")),
-                _fmt(then.get("precision")),
-                _fmt(then.get("recall")),
-            ]
-        table.add_row(*cells)
-    console.print(table)
+            built_in = row["now"]["template_version"] == "built-in" and then.get("note")
+            table.append(
+                _figures({"template_version": "built-in"} if built_in else then, f"  @{against}")
+            )
+    print_table(
+        console,
+        ["critic", "version", "cases", "accuracy", "precision", "recall", "flips"],
+        table,
+        title="critic evaluation (should block = positive; cases: scored of all)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
     for row in rows:
-        wrong = [o for o in row["now"]["outcomes"] if o["expected"] != o["predicted"]]
+        now, name = row["now"], row["now"]["critic"]
+        wrong = [o for o in now["outcomes"] if o["expected"] != o["predicted"]]
         if wrong:
             console.print(
-                f"[bold]{row['now']['critic']}[/] misjudged: "
+                f"[bold]{name}[/] misjudged: "
                 + ", ".join(
                     f"{o['case']} (expected {o['expected']}, got {o['predicted']})" for o in wrong
                 )
             )
         for change in row.get("changed", []):
             console.print(
-                f"  [yellow]changed[/] {row['now']['critic']} on {change['case']}: "
+                f"  [yellow]changed[/] {name} on {change['case']}: "
                 f"{change['before']} → {change['now']} (expected {change['expected']})"
+            )
+        then = row.get("against") or {}
+        if then.get("note") and now["template_version"] != "built-in":
+            console.print(f"  {name} @{against}: {escape(then['note'])}")
+        elif then.get("needs_recording"):
+            console.print(
+                f"  {name} @{against}: {len(then['needs_recording'])} of {then['cases']} cases "
+                f"were not recorded then ({', '.join(then['needs_recording'])})"
+            )
+        if now.get("needs_recording"):
+            console.print(
+                f"[yellow]needs recording[/] {name}: {len(now['needs_recording'])} of "
+                f"{now['cases']} cases are not in its cassette "
+                f"({', '.join(now['needs_recording'])}); record: {escape(now['record_with'])}"
             )
 
 

@@ -24,8 +24,8 @@ import yaml
 
 from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
 from esdh_agent.errors import EsdhError, ReplayMiss
-from esdh_agent.evals.evaluate import evaluate_critic
-from esdh_agent.llm.recording import LLMMode, observe
+from esdh_agent.evals.evaluate import EvalResult, evaluate_critic
+from esdh_agent.llm.recording import LLMMode, drop_interactions, observe
 from esdh_agent.workspace import TEMPLATE_ENTRIES, Workspace
 
 if TYPE_CHECKING:
@@ -137,9 +137,9 @@ def _run_approving(
 
 def _evaluate_in(
     scratch: Workspace, critic: str, mode: LLMMode, base_url: str | None, cassette_path: Path
-) -> None:
+) -> EvalResult:
     """Score one eval suite once, as recorded: one sample, the templates' temperatures."""
-    evaluate_critic(
+    return evaluate_critic(
         scratch,
         load_agent_workspace(scratch),
         critic,
@@ -170,12 +170,21 @@ def _check_slice(scratch: Workspace, slice_id: str, report: CassetteReport) -> N
 def _check_eval(scratch: Workspace, critic: str, report: CassetteReport) -> None:
     try:
         with observe() as opened:
-            _evaluate_in(scratch, critic, "replay", None, scratch.paths.eval_cassette(critic))
+            result = _evaluate_in(
+                scratch, critic, "replay", None, scratch.paths.eval_cassette(critic)
+            )
     except ReplayMiss as exc:
         report.stale.append(exc.message)
         return
     except EsdhError as exc:
         report.error = exc.one_line()
+        return
+    if result.unrecorded:
+        missing = sorted(result.unrecorded)
+        report.stale.append(
+            f"{len(missing)} of {len(missing) + len(result.outcomes)} cases are not recorded "
+            f"({', '.join(missing)}): {result.unrecorded[missing[0]]}"
+        )
         return
     used = _played(opened)
     report.orphaned = [i for i in range(report.interactions) if i not in used]
@@ -216,14 +225,9 @@ def check_all(ws: Workspace, *, slices: bool = True, evals: bool = True) -> list
 
 
 def prune_orphans(path: Path, orphaned: list[int]) -> int:
-    """Drop recorded interactions nothing plays any more (responses are never edited)."""
-    if not orphaned:
-        return 0
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    drop = set(orphaned)
-    data["interactions"] = [x for i, x in enumerate(data["interactions"]) if i not in drop]
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return len(drop)
+    """Drop recorded interactions nothing plays any more, and their latencies in the note
+    (responses are never edited)."""
+    return drop_interactions(path, orphaned)
 
 
 def prune_all(ws: Workspace) -> int:

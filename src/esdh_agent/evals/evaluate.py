@@ -3,7 +3,10 @@ and how often its verdict flips when sampled again or asked of another model.
 
 ``evaluate`` scores one critic with a given model; ``evaluate_critic`` loads its cases and opens
 the eval session (client + cassette + transcript); ``score_critics`` is ``critic eval``: every
-critic now and, with ``--against``, as its template and cassette were at a git revision."""
+critic now and, with ``--against``, as its template and cassette were at a git revision.
+
+A case whose calls the cassette does not hold (a template changed since it was recorded) is
+not scored: it *needs recording*, and every other case and critic is still scored."""
 
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ from typing import Any
 from esdh_agent.agents.context import AgentWorkspace, CriticTemplate
 from esdh_agent.agents.models import Judge
 from esdh_agent.agents.registry import critic_ids, get_critic
-from esdh_agent.errors import InputError
+from esdh_agent.errors import InputError, ReplayMiss
 from esdh_agent.evals.cases import CriticCase, load_cases
 from esdh_agent.evals.session import side_job_client
-from esdh_agent.evals.templates import template_at
+from esdh_agent.evals.templates import MissingAtRevision, check_revision, template_at
 from esdh_agent.llm.protocol import StructuredModel
 from esdh_agent.llm.recording import LLMMode
 from esdh_agent.workspace import Workspace
@@ -30,6 +33,7 @@ __all__ = [
     "below_accuracy",
     "evaluate",
     "evaluate_critic",
+    "needs_recording",
     "require_critic",
     "score_critics",
 ]
@@ -54,16 +58,23 @@ class CaseOutcome:
 
 @dataclass
 class EvalResult:
+    """The scored cases, and those the recording lacks (case id → the replay miss)."""
+
     critic: str
     template_version: str
     outcomes: list[CaseOutcome]
+    unrecorded: dict[str, str] = field(default_factory=dict)
+    record_with: str | None = None
 
     def _count(self, expected: str, predicted: str) -> int:
         return sum(1 for o in self.outcomes if o.expected == expected and o.predicted == predicted)
 
     @property
-    def accuracy(self) -> float:
-        return sum(o.correct for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+    def accuracy(self) -> float | None:
+        """Share of the scored cases judged right (None: none could be scored)."""
+        if not self.outcomes:
+            return None
+        return sum(o.correct for o in self.outcomes) / len(self.outcomes)
 
     @property
     def precision(self) -> float | None:
@@ -87,8 +98,9 @@ class EvalResult:
         return {
             "critic": self.critic,
             "template_version": self.template_version,
-            "cases": len(self.outcomes),
-            "accuracy": round(self.accuracy, 4),
+            "cases": len(self.outcomes) + len(self.unrecorded),
+            "scored": len(self.outcomes),
+            "accuracy": None if self.accuracy is None else round(self.accuracy, 4),
             "precision": None if self.precision is None else round(self.precision, 4),
             "recall": None if self.recall is None else round(self.recall, 4),
             "flip_rate": None if self.flip_rate is None else round(self.flip_rate, 4),
@@ -101,6 +113,8 @@ class EvalResult:
                 }
                 for o in self.outcomes
             ],
+            "needs_recording": sorted(self.unrecorded),
+            "record_with": self.record_with if self.unrecorded else None,
         }
 
 
@@ -119,10 +133,13 @@ def evaluate(
 
     The first sample with the first model is the verdict scored; the others only measure
     stability. Samples differ by seed (base seed + i), so each is its own recorded request.
+    A case with any call the cassette lacks is left unscored (``EvalResult.unrecorded``).
     """
     base_seed = aw.index.llm.seed or 0
     judge = get_critic(aw, critic, template=template)
     outcomes = []
+    unrecorded: dict[str, str] = {}
+    choices: list[str | None] = list(models) if models else [None]
     for case in cases:
         inputs = Judge(
             slice_prompt=case.slice_prompt,
@@ -132,20 +149,23 @@ def evaluate(
             profile=case.profile,
         )
         verdicts = []
-        choices: list[str | None] = list(models) if models else [None]
-        for model in choices:
-            for i in range(samples if judge.needs_model else 1):
-                verdict = judge.review(
-                    llm,
-                    inputs,
-                    seed=base_seed + i if samples > 1 else None,
-                    temperature=temperature,
-                    model=model,
-                )
-                verdicts.append(verdict.model_dump(mode="json"))
+        try:
+            for model in choices:
+                for i in range(samples if judge.needs_model else 1):
+                    verdict = judge.review(
+                        llm,
+                        inputs,
+                        seed=base_seed + i if samples > 1 else None,
+                        temperature=temperature,
+                        model=model,
+                    )
+                    verdicts.append(verdict.model_dump(mode="json"))
+        except ReplayMiss as miss:
+            unrecorded[case.id] = miss.message
+            continue
         labels = ["pass" if v["passed"] else "block" for v in verdicts]
         outcomes.append(CaseOutcome(case.id, case.expected[critic], labels[0], labels, verdicts[0]))
-    return EvalResult(critic, judge.version, outcomes)
+    return EvalResult(critic, judge.version, outcomes, unrecorded)
 
 
 def all_critics(aw: AgentWorkspace) -> list[str]:
@@ -172,44 +192,81 @@ def evaluate_critic(
     models: list[str] | None,
 ) -> EvalResult:
     """``critic`` on every labelled case naming it, its model calls inside ``cassette_path``
-    (the rule-based critic calls no model and opens no session)."""
+    (the rule-based critic calls no model and opens no session). In replay, the cases the
+    cassette lacks (all of them when there is no cassette) are left unscored."""
     cases = load_cases(aw, critic)
     if not cases:
         raise InputError(
             f"no labelled cases name critic {critic!r}",
             hint="add expectations for it in critics/cases/specs.yaml",
         )
-    command = f"esdh-agent critic eval {critic} --llm record --base-url URL"
-    if not get_critic(aw, critic, template=template).needs_model:
+    judge = get_critic(aw, critic, template=template)
+    if not judge.needs_model:
         return evaluate(aw, None, critic, cases)
-    with side_job_client(
-        ws,
-        aw,
-        mode=mode,
-        base_url=base_url,
-        label=f"eval-{critic}",
-        cassette_path=cassette_path,
-        record_command=command,
-    ) as llm:
-        return evaluate(
+    record = f"esdh-agent cassettes record --eval {critic} --base-url URL"
+    try:
+        with side_job_client(
+            ws,
             aw,
-            llm,
-            critic,
-            cases,
-            template=template,
-            samples=samples,
-            temperature=temperature,
-            models=models,
-        )
+            mode=mode,
+            base_url=base_url,
+            label=f"eval-{critic}",
+            cassette_path=cassette_path,
+            record_command=record,
+        ) as llm:
+            result = evaluate(
+                aw,
+                llm,
+                critic,
+                cases,
+                template=template,
+                samples=samples,
+                temperature=temperature,
+                models=models,
+            )
+    except ReplayMiss as miss:  # no cassette at all
+        result = EvalResult(critic, judge.version, [], {c.id: miss.message for c in cases})
+    result.record_with = record
+    return result
 
 
 def _changed(current: EvalResult, before: EvalResult) -> list[dict[str, str]]:
-    """The cases whose predicted verdict differs between two evaluations of one critic."""
+    """The cases scored both times whose predicted verdict differs between two evaluations."""
+    then = {o.case: o for o in before.outcomes}
     return [
-        {"case": a.case, "expected": a.expected, "before": b.predicted, "now": a.predicted}
-        for a, b in zip(current.outcomes, before.outcomes, strict=True)
-        if a.predicted != b.predicted
+        {
+            "case": a.case,
+            "expected": a.expected,
+            "before": then[a.case].predicted,
+            "now": a.predicted,
+        }
+        for a in current.outcomes
+        if a.case in then and a.predicted != then[a.case].predicted
     ]
+
+
+def _against(
+    ws: Workspace,
+    aw: AgentWorkspace,
+    name: str,
+    rev: str,
+    folder: Path,
+    current: EvalResult,
+    **options: Any,
+) -> dict[str, Any]:
+    """``name`` as its template and cassette were at ``rev``: its summary and the cases that
+    changed, or one line saying why there is nothing to compare."""
+    if not get_critic(aw, name).needs_model:
+        return {"revision": rev, "note": "built into the framework: no template to compare"}
+    try:
+        template, cassette_path = template_at(ws, rev, name, folder)
+    except MissingAtRevision as exc:
+        return {"revision": rev, "note": f"{exc.message}: nothing to compare"}
+    before = evaluate_critic(
+        ws, aw, name, "replay", None, template=template, cassette_path=cassette_path, **options
+    )
+    before.record_with = None  # a past revision's recording cannot be made now
+    return {"revision": rev, **before.summary(), "changed": _changed(current, before)}
 
 
 def score_critics(
@@ -224,8 +281,12 @@ def score_critics(
     temperature: float | None,
     models: list[str] | None,
 ) -> list[dict[str, Any]]:
-    """One row per critic: ``now`` (its summary); with ``against`` (an LLM critic only) also
-    ``against`` (replayed from the template and cassette at that revision) and ``changed``."""
+    """One row per critic: ``now`` (its summary) and, with ``against``, ``against`` (replayed
+    from the template and cassette at that revision, or a ``note`` saying why there is
+    nothing to compare) and ``changed`` (the cases whose verdict differs)."""
+    if against:
+        check_revision(ws, against)
+    options: dict[str, Any] = {"samples": samples, "temperature": temperature, "models": models}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in critics:
@@ -237,35 +298,31 @@ def score_critics(
                 base_url,
                 template=None,
                 cassette_path=ws.paths.eval_cassette(name),
-                samples=samples,
-                temperature=temperature,
-                models=models,
+                **options,
             )
             row: dict[str, Any] = {"now": current.summary()}
-            if against and get_critic(aw, name).needs_model:
-                template, cassette_path = template_at(ws, against, name, Path(tmp))
-                before = evaluate_critic(
-                    ws,
-                    aw,
-                    name,
-                    "replay",
-                    None,
-                    template=template,
-                    cassette_path=cassette_path,
-                    samples=samples,
-                    temperature=temperature,
-                    models=models,
-                )
-                row["against"] = {"revision": against, **before.summary()}
-                row["changed"] = _changed(current, before)
+            if against:
+                folder = Path(tmp) / name
+                folder.mkdir()
+                then = _against(ws, aw, name, against, folder, current, **options)
+                row["changed"] = then.pop("changed", [])
+                row["against"] = then
             rows.append(row)
     return rows
 
 
 def below_accuracy(rows: list[dict[str, Any]], min_accuracy: float | None) -> list[str]:
-    """The critics of ``score_critics`` rows scoring below ``min_accuracy`` (none: no gate)."""
+    """The critics of ``score_critics`` rows scoring below ``min_accuracy`` (none: no gate;
+    a critic with no case scored is not below it: it needs recording)."""
+    if min_accuracy is None:
+        return []
     return [
         r["now"]["critic"]
         for r in rows
-        if min_accuracy is not None and r["now"]["accuracy"] < min_accuracy
+        if r["now"].get("accuracy") is not None and r["now"]["accuracy"] < min_accuracy
     ]
+
+
+def needs_recording(rows: list[dict[str, Any]]) -> list[str]:
+    """The critics of ``score_critics`` rows with cases their current recording lacks."""
+    return [r["now"]["critic"] for r in rows if r["now"].get("needs_recording")]

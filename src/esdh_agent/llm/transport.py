@@ -25,7 +25,7 @@ from typing import Any
 
 from esdh_agent.errors import BudgetExceeded, LLMError, ReplayMiss
 from esdh_agent.llm.budget import Budget
-from esdh_agent.llm.recording import LLMMode
+from esdh_agent.llm.recording import LLMMode, note_exchange, recorded_latency
 from esdh_agent.llm.transcript import Transcript
 
 __all__ = ["Answer", "LLMSettings", "ModeRejected", "Transport"]
@@ -151,7 +151,7 @@ class Transport:
                 break
             if isinstance(failure, openai.APIStatusError):
                 status = failure.status_code
-                self._log_error(node, model, mode, attempt, started, failure, status=status)
+                self._log_error(node, model, mode, params, attempt, started, failure, status=status)
                 if probe and status in _REJECTION_STATUSES:
                     raise ModeRejected from None
                 if status in _RETRYABLE_STATUSES or status >= 500:
@@ -163,7 +163,9 @@ class Transport:
                     hint="check the model name, the API key and the server's limits",
                 ) from None
             if isinstance(failure, (openai.APITimeoutError, openai.APIConnectionError)):
-                self._log_error(node, model, mode, attempt, started, failure)
+                self._log_error(
+                    node, model, mode, params, attempt, started, failure, answered=False
+                )
                 attempt = self._backoff(attempt, failure, node)
                 continue
             if isinstance(
@@ -171,12 +173,13 @@ class Transport:
             ):
                 if not isinstance(failure, _Malformed):
                     failure = _Malformed("the response body is not a valid chat completion")
-                self._log_error(node, model, mode, attempt, started, failure)
+                self._log_error(node, model, mode, params, attempt, started, failure)
                 attempt = self._backoff(attempt, failure, node)
                 continue
             raise failure
         self.budget.spent(answer.total_tokens)
         self.models_used.add(answer.model)
+        latency_ms, latency_source = self._latency(params, started)
         self.transcript.event(
             node,
             "llm_response",
@@ -187,10 +190,30 @@ class Transport:
             refusal=answer.refusal,
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,
-            latency_ms=round((time.monotonic() - started) * 1000),
+            latency_ms=latency_ms,
+            latency_source=latency_source,
             attempt=attempt + 1,
         )
         return answer
+
+    def _latency(
+        self, params: dict[str, Any], started: float, *, answered: bool = True
+    ) -> tuple[int, str]:
+        """The latency to show for a request, and where it comes from.
+
+        ``live``: measured now (live and record modes; a recording keeps it in the cassette's
+        note). ``recorded``: a replayed call shows the latency recorded with it. ``replay``:
+        the replay time, for a cassette recorded before latencies were kept.
+        ``answered``: the server answered (a timeout or a dropped connection records nothing).
+        """
+        ended = time.monotonic()
+        measured = round((ended - started) * 1000)
+        if self.settings.mode == "replay":
+            recorded = recorded_latency(params) if answered else None
+            return (recorded, "recorded") if recorded is not None else (measured, "replay")
+        if self.settings.mode == "record":
+            note_exchange(params, started, ended, answered=answered)
+        return measured, "live"
 
     def _log_request(
         self, node: str, model: str, mode: str, params: dict[str, Any], attempt: int
@@ -212,12 +235,17 @@ class Transport:
         node: str,
         model: str,
         mode: str,
+        params: dict[str, Any],
         attempt: int,
         started: float,
         exc: Exception,
         *,
         status: int | None = None,
+        answered: bool = True,
     ) -> None:
+        """Log a failed attempt of the request ``params``; ``answered``: the server answered
+        it (its latency is then recorded and replayed like an answer's)."""
+        latency_ms, source = self._latency(params, started, answered=answered)
         self.transcript.event(
             node,
             "llm_error",
@@ -226,7 +254,8 @@ class Transport:
             attempt=attempt + 1,
             status=status,
             error=_describe(exc)[:300],
-            latency_ms=round((time.monotonic() - started) * 1000),
+            latency_ms=latency_ms,
+            latency_source=source,
         )
 
     def _backoff(self, attempt: int, exc: Exception, node: str) -> int:
