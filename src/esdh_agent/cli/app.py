@@ -6,6 +6,7 @@ Exit codes (shared by every command): 0 success, 1 error, 2 usage, 3 refused by 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from esdh_agent.cli import (
     plan,
     run,
     serve,
+    slices,
     snapshots,
 )
 from esdh_agent.cli.common import STATE, WorkspaceOpt
@@ -70,6 +72,7 @@ app.command("graph")(run.graph_command)
 app.add_typer(run.transcripts_app, name="transcripts")
 app.add_typer(critic.critic_app, name="critic")
 app.add_typer(cassettes.app, name="cassettes")
+app.add_typer(slices.app, name="slices")
 app.command("serve")(serve.serve_command)
 app.command("demo")(demo.demo_command)
 snapshots.app.command("prune")(housekeeping.snapshots_prune)
@@ -79,13 +82,44 @@ app.add_typer(admin.vocab_app, name="vocab")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user mistakes become one red line and an exit code, never a traceback."""
+    """Run the CLI; user mistakes become one red line and an exit code, never a traceback.
+
+    A reader that stops early (``esdh-agent … | head -1``) ends the command quietly with exit
+    code 0, as Unix filters do.
+    """
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's last flush
+    except BrokenPipeError:
+        return _stdout_closed()
+    except SystemExit as exc:
+        # Typer turns a broken pipe into sys.exit(1) (after pacifying stdout's last flush).
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _stdout_closed()
+        raise
+    return code
+
+
+def _stdout_closed() -> int:
+    """Point stdout at devnull (the Python-documented way: the interpreter's final flush
+    must not fail again) and report success."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (captured in tests)
+        pass
+    return 0
+
+
+def _run(argv: list[str] | None) -> int:
     from esdh_agent.errors import EsdhError, ExitCode
 
     args = sys.argv[1:] if argv is None else argv
     STATE.debug = "--debug" in args
     try:
         code = app(args=args, prog_name="esdh-agent", standalone_mode=False)
+    except BrokenPipeError:
+        raise
     except EsdhError as exc:
         if STATE.debug:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from esdh_agent.core.report import ValidationReport
     from esdh_agent.workspace import Workspace
@@ -25,6 +27,7 @@ __all__ = [
     "open_workspace",
     "out_console",
     "print_report",
+    "print_table",
 ]
 
 
@@ -69,6 +72,43 @@ def err_console() -> Console:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_table(
+    console: Console,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str | Text]],
+    **table_options: Any,
+) -> None:
+    """Rows as a table, with nothing ever cut: no identifier, value or header is truncated.
+
+    The table is printed when it fits the console at its natural width (every cell on one
+    line). When it does not (a narrow terminal, or 80 columns in a pipe), each row becomes a
+    block: its first cell (the row's identifier) alone on a line, then one ``header  value``
+    line per other column, so every id can be copied whole. ``table_options`` go to
+    ``rich.table.Table`` (``title``, ``box``, ``padding``...).
+    """
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
+    table = Table(**table_options)
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="ignore")
+    for row in cells:
+        table.add_row(*row)
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table)
+    if natural.maximum <= console.width:
+        console.print(table)
+        return
+    if table_options.get("title"):
+        console.print(Text(str(table_options["title"]), style="bold"))
+    width = max((len(c) for c in columns[1:]), default=0)
+    for row in cells:
+        console.print(row[0] if row else Text(""), soft_wrap=True, crop=False)
+        for header, cell in zip(columns[1:], row[1:], strict=False):
+            console.print(Text(f"  {header:<{width}}  ") + cell, soft_wrap=True, crop=False)
 
 
 def print_report(report: ValidationReport, console: Console, limit: int = 25) -> None:

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from esdh_agent.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspace, out_console
+from esdh_agent.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    emit_json,
+    open_workspace,
+    out_console,
+    print_table,
+)
 
 __all__ = ["app"]
 
@@ -19,8 +26,8 @@ NameArg = Annotated[str, typer.Argument(help="Snapshot name.")]
 
 @app.command("list")
 def list_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """List committed snapshots."""
-    from rich.table import Table
+    """List committed snapshots (names in full; `--json` for scripts)."""
+    from rich import box
 
     from esdh_agent.errors import SnapshotCorrupt
 
@@ -51,28 +58,25 @@ def list_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> No
     if not manifests and not broken:
         console.print("No snapshots yet. `esdh-agent generate` makes the baseline.")
         return
-    table = Table()
-    for column in (
-        "name",
-        "version",
-        "persons",
-        "vehicles",
-        "seed",
-        "committed (UTC)",
-        "content hash",
-    ):
-        table.add_column(column)
-    for m in manifests:
-        table.add_row(
-            m.name,
-            m.dataset_version,
-            f"{m.entities['persons'].rows:,}",
-            f"{m.entities['vehicles'].rows:,}",
-            str(m.seed),
-            m.committed_at,
-            m.content_hash[:23] + "…",
-        )
-    console.print(table)
+    # Names in full (a narrow terminal gets one block per snapshot); the content hash is
+    # shown by its first 16 hex digits (`snapshots show` and --json give it whole).
+    print_table(
+        console,
+        ("name", "version", "persons", "vehicles", "seed", "committed (UTC)", "content hash"),
+        [
+            (
+                m.name,
+                m.dataset_version,
+                f"{m.entities['persons'].rows:,}",
+                f"{m.entities['vehicles'].rows:,}",
+                str(m.seed),
+                m.committed_at,
+                m.content_hash[:23],
+            )
+            for m in manifests
+        ],
+        box=box.SIMPLE_HEAD,
+    )
     for name in broken:
         console.print(f"[red]{name}: unreadable manifest[/] (`esdh-agent snapshots verify {name}`)")
 
@@ -159,11 +163,16 @@ def diff_command(
 def reproduce_command(
     name: NameArg, workspace: WorkspaceOpt = None, as_json: JsonOpt = False
 ) -> None:
-    """Regenerate a snapshot from its manifest and confirm the content hash."""
-    from esdh_agent.errors import SnapshotCorrupt
+    """Regenerate a snapshot from its manifest and confirm the content hash.
+
+    Exit 1 on a different content hash, and for a snapshot made by another generator version
+    (explained in one line: its values cannot be reproduced by this version).
+    """
+    from esdh_agent.errors import SnapshotCorrupt, SnapshotError
     from esdh_agent.snapshots.operations import reproduce
 
     result = reproduce(open_workspace(workspace), name)
+    other = result.other_generator()
     if as_json:
         emit_json(
             {
@@ -171,6 +180,8 @@ def reproduce_command(
                 "ok": result.ok,
                 "expected": result.expected,
                 "actual": result.actual,
+                "generator_version": result.generator,
+                "other_generator": other,
                 "warnings": result.warnings,
             }
         )
@@ -180,6 +191,8 @@ def reproduce_command(
             console.print(f"[yellow]warning:[/] {warning}")
         if result.ok:
             console.print(f"[green]Reproduced[/] {name}: content hash {result.actual}")
+    if other is not None:
+        raise SnapshotError(other)
     if not result.ok:
         raise SnapshotCorrupt(
             f"regenerating {name!r} gave {result.actual}, the manifest says {result.expected}",
