@@ -134,11 +134,18 @@ def start_server(python: Path, gguf: Path, port: int) -> subprocess.Popen[bytes]
 
 
 def record(
-    esdh: Path, base_url: str, slices: list[str] | None, evals: list[str] | None, model: str | None
+    esdh: Path,
+    base_url: str,
+    slices: list[str] | None,
+    evals: list[str] | None,
+    model: str | None,
+    stale_only: bool = False,
 ) -> int:
     """`esdh-agent cassettes record` against ``base_url`` (it works in a scratch copy of the
     workspace, approves paused slices, copies the cassettes back and prunes orphans)."""
     args = [str(esdh), "cassettes", "record", "--base-url", base_url]
+    if stale_only:
+        args.append("--stale-only")
     for slice_id in slices or []:
         args += ["--slice", slice_id]
     for critic in evals or []:
@@ -155,6 +162,9 @@ def main() -> int:
     parser.add_argument("--model", help="model id to use for every node (with --base-url)")
     parser.add_argument("--slice", action="append", help="only these slices (repeatable)")
     parser.add_argument("--eval", action="append", help="only these eval suites (repeatable)")
+    parser.add_argument(
+        "--stale-only", action="store_true", help="only cassettes `cassettes check` finds stale"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--venv", type=Path, default=REPO / ".cache" / "llama-venv")
     args = parser.parse_args()
@@ -162,12 +172,13 @@ def main() -> int:
     if not esdh.exists():
         sys.exit("run this with the project's virtualenv python (.venv/bin/python)")
     if args.base_url:
-        return record(esdh, args.base_url, args.slice, args.eval, args.model)
+        return record(esdh, args.base_url, args.slice, args.eval, args.model, args.stale_only)
     python = ensure_server_env(args.venv)
     LOGS.mkdir(exist_ok=True)
     server = start_server(python, find_gguf(python), args.port)
     try:
-        code = record(esdh, f"http://127.0.0.1:{args.port}/v1", args.slice, args.eval, None)
+        url = f"http://127.0.0.1:{args.port}/v1"
+        code = record(esdh, url, args.slice, args.eval, None, args.stale_only)
         if server.poll() is not None:  # died mid-recording (e.g. an illegal instruction)
             print(
                 f"the model server died (exit {server.returncode}); the end of "

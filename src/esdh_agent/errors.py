@@ -53,6 +53,7 @@ class ExitCode(IntEnum):
     REFUSED = 3
     AWAITING_APPROVAL = 4
     INVALID = 5
+    NEEDS_RECORDING = 6  # `critic eval`: some cases have no recording to replay
 
 
 class EsdhError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable
@@ -66,3 +67,19 @@ def test_compare_says_what_matches() -> None:
 def test_unknown_demo_profile(cli: Cli) -> None:
     result = cli("demo", "--profile", "nope")
     assert result.code == 2 and "unknown demo profile 'nope'" in result.err
+
+
+def test_demo_json(cli: Cli) -> None:
+    result = cli("demo", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["status"] in ("committed", "unchanged")
+    assert data["snapshot"] == data["name"] == "baseline-v0.1"
+    assert data["plan_hash"]["snapshot"] == data["plan_hash"]["api"]
+    assert [line.split(":")[0] for line in data["comparison"]] == [
+        "persons",
+        "vehicles",
+        "profiles",
+    ]
+    assert all(line.endswith("ids included)") for line in data["comparison"])
+    assert data["other_request"]["counts"]["persons"] == 30

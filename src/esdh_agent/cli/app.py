@@ -1,7 +1,8 @@
 """The ``esdh-agent`` command line: thin commands over the layers below.
 
 Exit codes (shared by every command): 0 success, 1 error, 2 usage, 3 refused by critics,
-4 awaiting approval, 5 validation found error-level findings.
+4 awaiting approval, 5 validation found error-level findings, 6 `critic eval` found cases
+with no recording to replay.
 """
 
 from __future__ import annotations

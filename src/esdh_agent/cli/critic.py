@@ -18,6 +18,7 @@ from esdh_agent.cli.common import (
     sync_generated,
 )
 from esdh_agent.cli.run import BaseUrlOpt, LLMOpt
+from esdh_agent.errors import ExitCode
 
 __all__ = ["cases_app", "critic_app"]
 
@@ -28,7 +29,7 @@ cases_app = typer.Typer(help="The labelled cases critics are measured on.", no_a
 critic_app.add_typer(cases_app, name="cases")
 
 
-NEEDS_RECORDING = 6
+NEEDS_RECORDING = int(ExitCode.NEEDS_RECORDING)
 """``critic eval``'s exit code when some cases could not be replayed (README "Exit codes")."""
 
 
@@ -235,13 +236,15 @@ def run_command(
     if as_json:
         emit_json({"verdict": verdict, "transcript": events})
         return
+    from esdh_agent.agents.models import summary_line, verdict_reason, verdict_state
     from esdh_agent.cli.timeline import print_timeline
 
     console = out_console()
-    state = "abstained" if verdict.get("abstained") else "pass" if verdict["passed"] else "FAIL"
     console.print(
-        f"[bold]{critic}[/]: {state} (score {verdict.get('score')}) — {verdict.get('summary')}"
+        f"[bold]{critic}[/]: {verdict_state(verdict)} (score {verdict.get('score')}) — "
+        f"{summary_line(verdict.get('summary'))}"
     )
+    console.print(f"  why: {verdict_reason(verdict)}")
     for finding in verdict["findings"]:
         console.print(
             f"  {'blocking' if finding.get('blocking') else finding.get('status')}: "
@@ -252,7 +255,7 @@ def run_command(
             {
                 "run_id": result.label,
                 "slice_id": result.slice_id or "-",
-                "status": state,
+                "status": verdict_state(verdict),
                 "llm_mode": mode,
             },
             events,

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from pydantic import BaseModel, ConfigDict, Field
 
-from esdh_agent.cli.common import WorkspaceOpt, err_console, open_workspace, out_console
+from esdh_agent.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    emit_json,
+    err_console,
+    open_workspace,
+    out_console,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -171,6 +178,7 @@ def demo_command(
         "baseline"
     ),
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Replay a slice to a snapshot, start the API, send it the snapshot's plan, compare."""
     from esdh_agent.api.generation import json_rows
@@ -187,6 +195,11 @@ def demo_command(
         )
     chosen = profiles[profile]
     console, status = out_console(), err_console()
+
+    def say(text: str) -> None:
+        if not as_json:
+            console.print(text)
+
     status.print(f"[bold]1/3[/] replaying slice {chosen.slice} (recorded model calls, offline)")
     result = run_slice(ws, chosen.slice)
     if result.error is not None:
@@ -197,13 +210,13 @@ def demo_command(
             f"slice {chosen.slice} ended {result.status}; the demo needs a committed snapshot",
             hint="pick a profile whose slice commits",
         )
-    console.print(f"snapshot [bold]{snapshot}[/] {result.status} (run {result.run_id})")
+    say(f"snapshot [bold]{snapshot}[/] {result.status} (run {result.run_id})")
     manifest = ws.store().manifest(snapshot)
     persons = int(manifest.plan.get("person_count", 0))
     status.print("[bold]2/3[/] starting the HTTP API on a free loopback port")
     with _api(ws, persons) as url:
         health = _call(f"{url}/healthz")
-        console.print(
+        say(
             f"API {url}: /healthz {health['status']}, dataset "
             f"{health['dataset_version']}, generator {health['generator_version']}"
         )
@@ -211,7 +224,8 @@ def demo_command(
         bundle = _call(f"{url}/generate/bundle", {"plan": manifest.plan, "name": snapshot})
         tables, _ = read_tables(ws.store().path(snapshot))
         rows = {entity: json_rows(table) for entity, table in tables.items()}
-        _preview(console, rows["persons"], bundle["persons"], snapshot, bundle["seed"])
+        if not as_json:
+            _preview(console, rows["persons"], bundle["persons"], snapshot, bundle["seed"])
         if bundle["plan_hash"] == manifest.plan_hash:
             plan = f"Same plan (sha256 {manifest.plan_hash})"
         else:
@@ -219,15 +233,27 @@ def demo_command(
                 f"A DIFFERENT plan (snapshot sha256 {manifest.plan_hash}, API sha256 "
                 f"{bundle['plan_hash']})"
             )
-        console.print(
-            f"{plan}, seed {bundle['seed']} and name {bundle['name']} through both paths:"
-        )
-        for line in compare(rows, bundle):
-            console.print(f"  {line}")
+        say(f"{plan}, seed {bundle['seed']} and name {bundle['name']} through both paths:")
+        matches = compare(rows, bundle)
+        for line in matches:
+            say(f"  {line}")
         query = urllib.parse.urlencode({"records": chosen.api.records, "seed": chosen.api.seed})
         other = _call(f"{url}/generate/bundle?{query}")
-        console.print(
+        say(
             f"API GET /generate/bundle?{query} returned {other['counts']} for seed "
             f"{other['seed']}: another size and seed, other rows"
         )
-    console.print("API stopped.")
+    say("API stopped.")
+    if as_json:
+        emit_json(
+            {
+                "run_id": result.run_id,
+                "status": result.status,
+                "snapshot": snapshot,
+                "plan_hash": {"snapshot": manifest.plan_hash, "api": bundle["plan_hash"]},
+                "seed": bundle["seed"],
+                "name": bundle["name"],
+                "comparison": matches,
+                "other_request": {"query": query, "counts": other["counts"]},
+            }
+        )

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from esdh_agent.agents.models import one_line, summary_line, verdict_reason, verdict_state
 from esdh_agent.transcripts.diff import finding_key, node_usage, outcome_line
-from esdh_agent.transcripts.events import EventNote, event_notes
+from esdh_agent.transcripts.events import EventNote, event_notes, latency_label
 from esdh_agent.transcripts.html_critics import STATE_WHY
 from esdh_agent.transcripts.request import SliceText, plan_provenance, run_request, slice_prose
 
@@ -167,7 +167,7 @@ def _event(console: Console, e: dict[str, Any], note: EventNote, shown: int | No
     elif kind == "llm_response":
         console.print(
             f"{head} response ({attempt}, {e.get('mode')}, {e.get('finish_reason')}, "
-            f"{e.get('completion_tokens')} tok, {e.get('latency_ms')} ms): "
+            f"{e.get('completion_tokens')} tok, {latency_label(e)}): "
             f"{escape(_short(e.get('content', ''), 120))}"
         )
     elif kind == "llm_request":

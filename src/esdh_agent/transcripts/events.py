@@ -21,7 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EventNote", "critic_exchanges", "event_notes", "fallback_text", "is_mode_change"]
+__all__ = [
+    "EventNote",
+    "critic_exchanges",
+    "event_notes",
+    "fallback_text",
+    "is_mode_change",
+    "latency_label",
+]
 
 _CALL_EVENTS = {"llm_request", "llm_response", "llm_error", "retry", "reask", "refused"}
 _CALL_ENDS = {"proposal", "verdict", "structured_failed", "refused", "llm_gave_up"}
@@ -91,3 +98,12 @@ def critic_exchanges(events: list[dict[str, Any]]) -> dict[int, list[dict[str, A
         elif kind in _CALL_EVENTS or is_mode_change(e):
             pending.setdefault(node, []).append(e)
     return out
+
+
+def latency_label(event: dict[str, Any]) -> str:
+    """A model call's latency and where it comes from: ``41,851 ms recorded`` (the recording's,
+    when replayed), ``12 ms replay`` (an older cassette without recorded latencies) or
+    ``830 ms`` (measured live)."""
+    source = event.get("latency_source")
+    suffix = f" {source}" if source in ("recorded", "replay") else ""
+    return f"{int(event.get('latency_ms') or 0):,} ms{suffix}"

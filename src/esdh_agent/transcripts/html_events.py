@@ -13,7 +13,7 @@ from typing import Any
 
 from esdh_agent.agents.models import summary_line, verdict_reason, verdict_state
 from esdh_agent.transcripts.diff import USAGE_KEYS, critic_of, node_usage
-from esdh_agent.transcripts.events import EventNote, event_notes, is_mode_change
+from esdh_agent.transcripts.events import EventNote, event_notes, is_mode_change, latency_label
 from esdh_agent.transcripts.markup import attrs, details, esc, js, pre, slug, table, ul
 
 __all__ = ["event_detail", "filters", "is_reask", "listing", "timeline", "usage"]
@@ -76,7 +76,7 @@ def event_detail(e: dict[str, Any], note: EventNote) -> str:
         return esc(f"request to {e.get('model')} ({e.get('mode')}, {attempt}{retry})") + blocks
     if kind == "llm_response":
         line = f"response, {attempt}: {e.get('prompt_tokens')} + {e.get('completion_tokens')} "
-        line += f"tok, {e.get('latency_ms')} ms, {e.get('mode')}, {e.get('finish_reason')}"
+        line += f"tok, {latency_label(e)}, {e.get('mode')}, {e.get('finish_reason')}"
         return details(line, pre(e.get("content") or ""))
     if kind == "llm_error":
         return esc(f"model error, {attempt}: {e.get('status') or ''} {e.get('error')}")
