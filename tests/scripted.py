@@ -61,3 +61,26 @@ def run_scripted(
         )
 
     return invoke({"run_id": run_id, "slice_id": slice_id})
+
+
+# A plan-fidelity answer with one verified, blocking finding on a commercial-fleet run whose
+# trucks are too few: the planner gets it back as feedback.
+TRUCKS = {
+    "score": 0.3,
+    "summary": "too few trucks",
+    "findings": [
+        {
+            "severity": "major",
+            "field": "body_style",
+            "rule": "fleet",
+            "message": "fleets should be mostly trucks",
+            "check": {
+                "kind": "share",
+                "field": "body_style",
+                "value": "Truck",
+                "expected": 0.7,
+                "quote": "mostly trucks (around 70%)",
+            },
+        }
+    ],
+}

@@ -9,6 +9,7 @@ from typing import Any
 from esdh_agent.workspace import Workspace
 
 from tests.agents.conftest import PASS, FakeRun
+from tests.scripted import TRUCKS
 
 Runner = Callable[..., FakeRun]
 
@@ -151,33 +152,13 @@ def test_model_cannot_raise_the_count_beyond_the_threshold(run_fake: Runner) -> 
 def test_a_verified_finding_sends_the_plan_back_with_feedback(
     run_fake: Runner, workspace: Workspace
 ) -> None:
-    trucks = {
-        "score": 0.3,
-        "summary": "too few trucks",
-        "findings": [
-            {
-                "severity": "major",
-                "field": "body_style",
-                "rule": "fleet",
-                "message": "fleets should be mostly trucks",
-                "check": {
-                    "kind": "share",
-                    "field": "body_style",
-                    "value": "Truck",
-                    "expected": 0.7,
-                    "quote": "mostly trucks (around 70%)",
-                },
-            }
-        ],
-        "suggested_changes": {"body_style_mix": {"Commercial": {"Truck": 0.7, "SUV": 0.3}}},
-    }
     first = {"body_style_mix": {"Commercial": {"Truck": 0.2, "SUV": 0.8}}}
     second = {"body_style_mix": {"Commercial": {"Truck": 0.7, "SUV": 0.3}}}
     run = run_fake(
         "commercial-fleet",
         {
             "planner": [first, second],
-            "critic:plan-fidelity": [trucks, PASS],
+            "critic:plan-fidelity": [TRUCKS, PASS],
         },
     )
     assert run.state["outcome"] == "committed"

@@ -9,14 +9,11 @@ to the test server is recorded and refused, so the pages must render from this s
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from esdh_agent import __version__
@@ -24,9 +21,7 @@ from esdh_agent.api.app import create_app
 from esdh_agent.api.settings import ApiSettings
 from esdh_agent.workspace import Workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-ARGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.helpers import chromium, serve
 
 
 def test_the_index_links_the_docs_and_lists_every_operation(client: TestClient) -> None:
@@ -59,38 +54,14 @@ def test_the_doc_pages_load_nothing_from_elsewhere(client: TestClient, page: str
 
 @pytest.fixture(scope="module")
 def served(shared_workspace: Workspace) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(shared_workspace, ApiSettings()), host="127.0.0.1", port=0, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(shared_workspace, ApiSettings())) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def page(served: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with chromium(profile, viewport={"width": 1280, "height": 900}) as context:
         context.set_default_timeout(15_000)
         elsewhere: list[str] = []
         problems: list[str] = []
@@ -106,10 +77,7 @@ def page(served: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
         tab = context.new_page()
         tab.on("pageerror", lambda e: problems.append(str(e)))
         tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        try:
-            yield tab, served, elsewhere, problems
-        finally:
-            context.close()
+        yield tab, served, elsewhere, problems
 
 
 def test_swagger_ui_renders_the_operations_offline(page: Any, tmp_path: Path) -> None:

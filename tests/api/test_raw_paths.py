@@ -12,13 +12,10 @@ import contextlib
 import json
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from esdh_agent.api.app import create_app
 from esdh_agent.api.settings import ApiSettings
@@ -28,6 +25,7 @@ from esdh_agent.workspace import Workspace
 
 from tests.api.conftest import new_workspace
 from tests.conftest import MARKER
+from tests.helpers import serve
 
 SECRET_TEXT = "secret-outside-the-workspace"
 TARGETS = [
@@ -90,21 +88,8 @@ def raw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     os.symlink(outside, ws.data / "snapshots" / "outside-link")
     (ws.data / "runs").mkdir(parents=True, exist_ok=True)
     os.symlink(outside, ws.data / "runs" / "outside-link")
-    config = uvicorn.Config(
-        create_app(ws, ApiSettings()), host="127.0.0.1", port=0, log_level="critical"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1], ws
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(ws, ApiSettings()), log_level="critical") as port:
+        yield port, ws
 
 
 def raw_get(port: int, target: str) -> tuple[int, bytes]:

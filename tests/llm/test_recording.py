@@ -248,3 +248,18 @@ def test_the_fixed_order_keeps_time_order_between_waves_and_questions_together()
     assert [bodies[i] for i in order[2:]] == [critics[c] for c in by_question]
     # Without timings for every interaction the order is left as recorded.
     assert _canonical_order(bodies, [*timings[:4], None], []) == [0, 1, 2, 3, 4]
+
+
+def test_a_run_that_asks_nothing_records_an_empty_cassette_that_replays(tmp_path: Path) -> None:
+    path = tmp_path / "cassettes" / "quiet.yaml"
+    with cassette("record", path, fresh=True, label="quiet"):
+        pass  # e.g. a slice the gate refuses before any model call
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == {"interactions": [], "version": 1}
+    with cassette("replay", path, fresh=False, label="quiet"):
+        pass  # found, and nothing to replay
+    path.unlink()
+    with (
+        pytest.raises(ReplayMiss, match="no cassette for quiet"),
+        cassette("replay", path, fresh=False, label="quiet"),
+    ):
+        pass

@@ -64,25 +64,6 @@ def load(ws: Workspace, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any
     return read_run(ws, run_id), read_transcript(ws.data / "runs" / run_id / "transcript.jsonl")
 
 
-TRUCKS = {
-    "score": 0.3,
-    "summary": "too few trucks",
-    "findings": [
-        {
-            "severity": "major",
-            "field": "body_style",
-            "rule": "fleet",
-            "message": "fleets should be mostly trucks",
-            "check": {
-                "kind": "share",
-                "field": "body_style",
-                "value": "Truck",
-                "expected": 0.7,
-                "quote": "mostly trucks (around 70%)",
-            },
-        }
-    ],
-}
 PASS = {"score": 0.9, "summary": "looks right", "findings": []}
 PERSONAL = {"Personal": {"Sedan": 0.5, "SUV": 0.5}}
 FEW_TRUCKS = {"Truck": 0.2, "SUV": 0.8}
@@ -104,7 +85,7 @@ def revised_run(tmp_path_factory: pytest.TempPathFactory) -> Revised:
     from esdh_agent.agents.context import load_agent_workspace
     from esdh_agent.graphs.slice_generation.records import run_summary
 
-    from tests.scripted import run_scripted
+    from tests.scripted import TRUCKS, run_scripted
 
     ws = Workspace.open(init_workspace(tmp_path_factory.mktemp("revised") / "ws"))
     aw = load_agent_workspace(ws)

@@ -19,20 +19,10 @@ from esdh_agent.transcripts.html import render_run_html
 from esdh_agent.transcripts.request import slice_prose
 from esdh_agent.workspace import Workspace
 
+from tests.helpers import chromium
 from tests.transcripts.conftest import Runs, load
 from tests.transcripts.test_html import _evil_run
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -64,25 +54,10 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=ARGS,
-            viewport=VIEWPORT,
-            offline=True,
-        )
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with chromium(profile, viewport=VIEWPORT, offline=True) as context:
         context.set_default_timeout(5_000)
-        try:
-            yield Browser(context)
-        finally:
-            context.close()
+        yield Browser(context)
 
 
 def _visible(page: Any, selector: str, attribute: str) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from esdh_agent.api.requests import DEFAULT_SEED, MAX_SEED, GenerateQuery, GenerateRequest
 from esdh_agent.core.contract import Person, Profile, Vehicle
+from esdh_agent.core.manifest import FileEntry
 from esdh_agent.core.plan import GenerationPlan
 
 __all__ = [
@@ -148,13 +149,9 @@ class SnapshotsResponse(BaseModel):
     snapshots: list[SnapshotSummary]
 
 
-class SnapshotFile(BaseModel):
-    path: str
-    bytes: int
-    sha256: str
-    rows: int | None = None
-    entity: str | None = None
-    format: str | None = None
+class SnapshotFile(FileEntry):
+    """A manifest's file entry, and where to download it."""
+
     url: str = Field(description="Where to download it (ETag = the sha256).")
 
 

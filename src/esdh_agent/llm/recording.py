@@ -330,6 +330,10 @@ def _finish_recording(
     every interaction's latency to the note."""
     from vcr.serializers import yamlserializer
 
+    if not path.exists() and not recording:
+        # A run that asked the model nothing (e.g. refused at the gate) still gets its
+        # cassette, empty, so replaying it finds a recording and makes no call either.
+        path.write_text(yamlserializer.serialize({"interactions": [], "version": 1}))
     try:
         data = _load(path)
     except (OSError, ValueError, yaml.YAMLError):
