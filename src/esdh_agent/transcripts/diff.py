@@ -56,7 +56,9 @@ def outcome_line(record: dict[str, Any]) -> str:
         )
     if status == "awaiting_approval":
         reasons = "; ".join((record.get("awaiting") or {}).get("reasons", []))
-        return f"paused for a human approval: {reasons or 'no reason recorded'}"
+        line = f"paused for a human approval: {reasons or 'no reason recorded'}"
+        command = (record.get("gate_decision") or {}).get("resume_command")
+        return f"{line} — answer with: {command}" if command else line
     return str(record.get("reason") or record.get("error") or f"status {status}")
 
 
