@@ -200,6 +200,8 @@ def test_paused_run_report_shows_what_awaits_approval(workspace: Workspace, runs
     page = render_run_html(record, events)
     assert 'data-status="awaiting_approval"' in page and 'class="badge wait"' in page
     assert "paused for a human approval: person_count 120000" in page
+    why = page[page.index('id="run-why"') :][:600]
+    assert f"answer with: esdh-agent resume {runs.paused} --approve|--reject" in why
     assert "Waiting for approval" in page and "No critic judged this run." in page
     assert f'<code id="gate-resume">esdh-agent resume {runs.paused} --approve|--reject' in page
     assert 'id="plan-person_count" data-source="pinned"' in page
