@@ -171,8 +171,14 @@ def _execute(
             )
             try:
                 graph = build_graph().compile(checkpointer=saver)
+                # "sync": each step's checkpoint is on disk before the next step starts, so
+                # a run killed mid-node resumes from the step before it (never an older one).
                 for chunk in graph.stream(
-                    graph_input, config, context=context, stream_mode="updates"
+                    graph_input,
+                    config,
+                    context=context,
+                    stream_mode="updates",
+                    durability="sync",
                 ):
                     for node, update in chunk.items():
                         if progress:
