@@ -43,6 +43,7 @@ __all__ = [
     "Reproduction",
     "VerifyResult",
     "diff_snapshots",
+    "inspect_path",
     "read_tables",
     "reproduce",
     "validate_path",
@@ -128,7 +129,20 @@ def validate_path(
     plan: GenerationPlan | None = None,
 ) -> ValidationReport:
     """Validate a snapshot directory: committed here, produced by someone else, or a bundle the
-    agent staged. Every rule runs, CSV types included, whoever asks.
+    agent staged. Every rule runs, CSV types included, whoever asks (see ``inspect_path``)."""
+    return inspect_path(ws, path, as_of, plan=plan)[0]
+
+
+def inspect_path(
+    ws: Workspace,
+    path: Path,
+    as_of: dt.date | None = None,
+    *,
+    plan: GenerationPlan | None = None,
+) -> tuple[ValidationReport, dict[str, pa.Table] | None]:
+    """``validate_path``'s report, plus the whole tables when they were read in one piece
+    (a directory without a manifest, such as a staged bundle), so a caller that also profiles
+    the data does not read it twice; ``None`` when they were checked block by block.
 
     ``plan`` (a staged bundle's plan) stands in for the manifest's and sets the as-of date.
     With a manifest (either layout) the data is read and checked one block at a time, as it
@@ -143,6 +157,7 @@ def validate_path(
         marker=manifest.marker if manifest else ws.policy().required_marker,
         plan=plan,
     )
+    tables: dict[str, pa.Table] | None = None
     if manifest is None or not manifest.entities["persons"].blocks:
         tables, type_findings = read_tables(path)
         report = validate_tables(ctx, tables)
@@ -156,9 +171,10 @@ def validate_path(
             report = validator.finish()
         finally:
             validator.close()
-    return ValidationReport.merge(
+    merged = ValidationReport.merge(
         [*type_findings, *report.findings], report.rows, [*report.rules, "contract.type"]
     )
+    return merged, tables
 
 
 @dataclass

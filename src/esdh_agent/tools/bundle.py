@@ -17,7 +17,7 @@ from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.engines.options import ExecutionOptions
 from esdh_agent.engines.pipeline import stage_bundle
-from esdh_agent.snapshots.operations import read_tables, validate_path
+from esdh_agent.snapshots.operations import inspect_path, read_tables
 from esdh_agent.workspace import Workspace
 
 __all__ = ["GenerateArgs", "ValidateArgs", "bundle_tools"]
@@ -88,8 +88,9 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
         path = _inside(ws, bundle_dir)
         parsed = GenerationPlan.model_validate(plan) if plan is not None else GenerationPlan()
         as_of = parsed.as_of_date
-        report = validate_path(ws, path, as_of, plan=parsed if plan is not None else None)
-        tables, _ = read_tables(path)
+        report, tables = inspect_path(ws, path, as_of, plan=parsed if plan is not None else None)
+        if tables is None:  # a bundle checked block by block: read it whole for the profile
+            tables, _ = read_tables(path)
         return {"report": report.model_dump(mode="json"), "profile": build_profile(tables, as_of)}
 
     return {
