@@ -1,0 +1,1 @@
+"""The requirements ledger: every checkable ask of a slice prompt, grounded in its words."""
