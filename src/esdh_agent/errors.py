@@ -54,6 +54,7 @@ class ExitCode(IntEnum):
     AWAITING_APPROVAL = 4
     INVALID = 5
     NEEDS_RECORDING = 6  # `critic eval`: some cases have no recording to replay
+    NOT_HONOURED = 7  # `run --strict`: committed, but parts of the request were not honoured
 
 
 class EsdhError(Exception):

@@ -1,11 +1,13 @@
-"""The policy gate: pins win, model proposals are clamped, hard limits refuse."""
+"""The policy gate: pins win, then the request's words; model proposals are clamped, hard
+limits refuse."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from esdh_agent.agents.context import AgentWorkspace, SliceMeta, load_agent_workspace
+from esdh_agent.agents.context import AgentWorkspace, Slice, SliceMeta, load_agent_workspace
 from esdh_agent.agents.gate import gate_plan, pinned_refusals, plan_hash
+from esdh_agent.agents.grounding import ground
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.workspace import Workspace
 
@@ -14,7 +16,7 @@ def aw_of(workspace: Workspace) -> AgentWorkspace:
     return load_agent_workspace(workspace)
 
 
-def with_pins(aw: AgentWorkspace, slice_id: str, **pins: object):
+def with_pins(aw: AgentWorkspace, slice_id: str, **pins: object) -> Slice:
     s = aw.slice(slice_id)
     meta = SliceMeta.model_validate({**s.meta.model_dump(), "pinned": pins, "locked": False})
     return replace(s, meta=meta)
@@ -86,3 +88,54 @@ def test_the_plan_hash_is_the_canonical_plans(workspace: Workspace) -> None:
         == plan_hash(gate.plan)
         == GenerationPlan.model_validate(gate.plan).plan_hash()
     )
+
+
+# -- what the request's own words decide (the grounding) -----------------------------------------
+
+
+def test_the_requests_words_overrule_the_planner_and_pins_overrule_both(
+    workspace: Workspace,
+) -> None:
+    aw = aw_of(workspace)
+    proposal = {"person_count": 50, "model_year_min": 1990, "make_mix": {"Ford": 1.0}}
+    unpinned = aw.slice("commercial-fleet-unpinned")
+    grounding = ground(aw, None, unpinned)
+    assert grounding.fields["person_count"] == 600 and grounding.fields["model_year_min"] == 2015
+    gate = gate_plan(aw, unpinned, proposal, grounding)
+    assert gate.plan["person_count"] == 600 and gate.plan["model_year_min"] == 2015
+    assert gate.plan["make_mix"] == {"Ford": 1.0}  # no words decide makes: the planner does
+    [note] = [n for n in gate.notes if n.startswith("the request's own words decide")]
+    assert "model_year_min" in note and "person_count" in note and "make_mix" not in note
+    # Without the grounding, the same proposal is taken as it is.
+    assert gate_plan(aw, unpinned, proposal).plan["person_count"] == 50
+    # A pinned value wins over the words: the pinned twin's seed and counts are its pins'.
+    pinned = with_pins(aw, "commercial-fleet-unpinned", person_count=40)
+    gate = gate_plan(aw, pinned, proposal, ground(aw, None, pinned))
+    assert gate.plan["person_count"] == 40 and gate.plan["model_year_min"] == 2015
+
+
+def test_a_locked_slice_keeps_its_defaults_whatever_the_words_say(workspace: Workspace) -> None:
+    aw = aw_of(workspace)
+    baseline = aw.slice("baseline")
+    grounding = ground(aw, None, baseline)
+    gate = gate_plan(aw, baseline, {"make_mix": {"Ford": 1.0}}, grounding)
+    assert gate.plan == gate_plan(aw, baseline, {}).plan
+    assert gate.plan["make_mix"] == GenerationPlan().model_dump(mode="json")["make_mix"]
+    assert not gate.refused and not gate.needs_approval
+
+
+def test_the_ledgers_judgement_reaches_the_gate_naming_the_quote(workspace: Workspace) -> None:
+    aw = aw_of(workspace)
+    over = aw.slice("over-cap-unpinned")
+    grounding = ground(aw, None, over)
+    gate = gate_plan(aw, over, {}, grounding)
+    assert gate.plan["person_count"] == 120_000  # asked in words: paused for, never clamped
+    assert gate.needs_approval == grounding.needs_approval
+    [reason] = gate.needs_approval
+    assert '"120,000 persons"' in reason and "approval threshold" in reason
+    texas = aw.slice("hostile-billion-texas")
+    grounding = ground(aw, None, texas)
+    refused = gate_plan(aw, texas, {}, grounding).refused
+    assert refused == grounding.refused  # nothing else: no refused value reached the plan
+    assert any('"TX 100%"' in r and "outside the policy's states" in r for r in refused)
+    assert any('"every person 12 vehicles"' in r and "cap of 5" in r for r in refused)

@@ -92,6 +92,12 @@ def test_a_paused_run_records_its_reasons_and_resume_command(capped: Workspace) 
     [event] = gate_events(capped, paused.run_id)
     assert event["resume_command"] == decision["resume_command"]
     assert event["reasons"] == decision["reasons"]
+    # The paused run records its ledger as grounded (nothing generated yet to verify it on).
+    ledger = record["ledger"]
+    pinned = [r for r in ledger["requirements"] if r["source"] == "pinned"]
+    assert {"target": "person_count", "value": 150, "status": "pending"}.items() <= next(
+        r for r in pinned if r["target"] == "person_count"
+    ).items()
 
 
 def test_an_approval_covers_reruns_of_the_identical_plan(capped: Workspace) -> None:

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from esdh_agent.agents.context import PLACEHOLDERS
 from esdh_agent.workspace import Workspace
 
-from tests.agents.conftest import PASS, FakeRun
-from tests.scripted import TRUCKS
+from tests.agents.conftest import FORDS, PASS, TOO_FEW_FORDS, FakeRun, write_slice
 
 Runner = Callable[..., FakeRun]
 
@@ -61,11 +61,18 @@ def test_baseline_commits_whatever_the_critics_imagine(
     assert prov["run_id"] == "run-1" and prov["slice"] == "baseline"
     assert {v["critic"] for v in prov["verdicts"]} == {
         "rules",
+        "request",
         "plan-fidelity",
         "governance-privacy",
         "realism-coherence",
     }
     assert manifest["plan"]["person_count"] == 200 and manifest["seed"] == 20251101
+    # The request critic verified the prose on the data; the manifest holds that ledger.
+    assert verdicts["request"]["passed"] and not verdicts["request"]["abstained"]
+    ledger = prov["request"]["ledger"]
+    assert ledger["requirements"] and all(
+        r["status"] == "met" for r in ledger["requirements"] if r["source"] == "pinned"
+    )
 
 
 def gate_events(run: FakeRun) -> list[dict[str, Any]]:
@@ -83,7 +90,7 @@ def test_impossible_slice_is_refused_at_the_gate_before_any_model_call(
     assert "pinned age_bands 14-15 (share 1)" in reason and "licensed ages 16-99" in reason
     assert run.llm.calls == []
     assert snapshots(workspace) == []
-    assert not any(e["node"] in ("planner", "generate", "validate") for e in run.events)
+    assert not any(e["node"] in ("ground", "planner", "generate", "validate") for e in run.events)
     [event] = gate_events(run)
     assert event["decision"] == "refused" and event["reasons"] == [reason]
     assert run.state["gate_decision"]["decision"] == "refused"
@@ -152,14 +159,12 @@ def test_model_cannot_raise_the_count_beyond_the_threshold(run_fake: Runner) -> 
 def test_a_verified_finding_sends_the_plan_back_with_feedback(
     run_fake: Runner, workspace: Workspace
 ) -> None:
-    first = {"body_style_mix": {"Commercial": {"Truck": 0.2, "SUV": 0.8}}}
-    second = {"body_style_mix": {"Commercial": {"Truck": 0.7, "SUV": 0.3}}}
+    write_slice(workspace, "fords", FORDS)
+    first = {"address_line_2_rate": 0.3}  # leaves make_mix at its default
+    second = {"make_mix": {"Ford": 0.5, "Toyota": 0.5}}
     run = run_fake(
-        "commercial-fleet",
-        {
-            "planner": [first, second],
-            "critic:plan-fidelity": [TRUCKS, PASS],
-        },
+        "fords",
+        {"planner": [first, second], "critic:plan-fidelity": [TOO_FEW_FORDS, PASS]},
     )
     assert run.state["outcome"] == "committed"
     assert run.state["revision"] == 1
@@ -168,8 +173,10 @@ def test_a_verified_finding_sends_the_plan_back_with_feedback(
     )
     assert not first_verdict["passed"] and first_verdict["findings"][0]["status"] == "verified"
     feedback = [c for c in run.llm.calls if c["node"] == "planner"][1]["user"]
-    assert "fleets should be mostly trucks" in feedback and "Truck" in feedback
-    assert snapshots(workspace) == ["commercial-fleet-v0.1"]
+    assert "REVIEWERS' FEEDBACK" in feedback
+    assert "half the vehicles should be Fords" in feedback and "make=Ford" in feedback
+    assert run.state["plan"]["make_mix"] == {"Ford": 0.5, "Toyota": 0.5}
+    assert snapshots(workspace) == ["fords-v0.1"]
 
 
 def test_a_claim_against_the_pinned_requirements_is_dismissed(run_fake: Runner) -> None:
@@ -212,6 +219,7 @@ def _calls_for(run: FakeRun) -> list[tuple[str, str, str]]:
 
 def test_prompts_render_identically_in_two_fresh_workspaces(tmp_path: Any) -> None:
     from esdh_agent.agents.context import load_agent_workspace
+    from esdh_agent.agents.grounding import ground
     from esdh_agent.agents.render import planner_messages, render_critic
     from esdh_agent.workspace import init_workspace
 
@@ -219,25 +227,15 @@ def test_prompts_render_identically_in_two_fresh_workspaces(tmp_path: Any) -> No
     for name in ("one", "two"):
         ws = Workspace.open(init_workspace(tmp_path / name))
         aw = load_agent_workspace(ws)
-        texts = []
+        texts: list[object] = []
         for slice_id, slice_ in sorted(aw.slices.items()):
-            texts.append(planner_messages(aw, slice_, ["feedback line"]))
+            grounding = ground(aw, None, slice_)  # the grammar's reading, no model
+            texts.append(planner_messages(aw, slice_, ["feedback line"], grounding))
             for template in aw.critics.values():
                 texts.append(
                     render_critic(
                         template,
-                        {
-                            k: k
-                            for k in (
-                                "slice_prompt",
-                                "pinned",
-                                "plan",
-                                "validation",
-                                "profile",
-                                "samples",
-                                "policy",
-                            )
-                        },
+                        {k: k for k in PLACEHOLDERS},
                     )
                 )
             assert slice_id
@@ -282,11 +280,16 @@ def test_the_mermaid_graph_labels_its_edges_and_shows_the_approval_interrupt(cli
         "all pass → commit",
         "revisions exhausted",
         "pinned requirements impossible",
+        "ground the request",
+        "request refused by policy",
     ):
         assert label in EDGE_LABELS
         assert f"&nbsp;{label}&nbsp;" in text, label
     assert "policy_gate -. &nbsp;needs approval&nbsp; .-> human_approval;" in text
     assert "human_approval -. &nbsp;approved&nbsp; .-> generate;" in text
     assert "decide -. &nbsp;blocking findings → revise&nbsp; .-> planner;" in text
+    assert "load_context -. &nbsp;ground the request&nbsp; .-> ground;" in text
+    assert "ground -. &nbsp;request refused by policy&nbsp; .-> policy_gate;" in text
+    assert "ground -. &nbsp;plan&nbsp; .-> planner;" in text
     assert "human_approval(human_approval<hr/><small><em>interrupt = pauses until" in text
     assert "class human_approval interrupt" in text

@@ -10,7 +10,6 @@ import pytest
 from esdh_agent.agents.context import load_agent_workspace
 from esdh_agent.agents.critics import CriticAnswer, derive_verdict, rules_verdict
 from esdh_agent.agents.models import (
-    SUMMARY_LIMIT,
     UNUSABLE,
     Approval,
     BundleRef,
@@ -22,11 +21,11 @@ from esdh_agent.agents.models import (
     current_verdicts,
     one_line,
     summary_line,
-    usable_summary,
     verdict_reason,
     verdict_state,
 )
 from esdh_agent.agents.registry import critic_ids, get_critic
+from esdh_agent.agents.verdicts import SUMMARY_LIMIT, usable_summary
 from esdh_agent.core.report import Finding, ValidationReport
 from esdh_agent.errors import InputError
 from esdh_agent.workspace import Workspace
@@ -123,9 +122,13 @@ def test_node_data_round_trips_unchanged() -> None:
             "mode": "prompt",
             "dropped": ["lob_mix"],
             "errors": ["x"],
+            "kept": ["seed"],
         },
         PlannerResult,
     )
+    # Planner results recorded before re-asks kept fields read back with nothing kept.
+    older = {"proposal": {}, "valid": True, "attempts": 1, "mode": "json", "dropped": []}
+    assert PlannerResult.model_validate({**older, "errors": []}).kept == []
     roundtrip(
         {"plan": {"seed": 1}, "notes": [], "needs_approval": ["n"], "refused": []}, GateResult
     )
@@ -170,7 +173,7 @@ def test_the_current_revisions_verdicts_and_their_state() -> None:
 
 def test_critics_are_looked_up_by_id(workspace: Workspace) -> None:
     aw = load_agent_workspace(workspace)
-    assert critic_ids(aw) == ["rules", *aw.index.critics.llm]
+    assert critic_ids(aw) == ["rules", "request", *aw.index.critics.llm]
     rules = get_critic(aw, "rules")
     assert (rules.kind, rules.version, rules.needs_model) == ("rules", "built-in", False)
     case = Judge(
@@ -181,6 +184,9 @@ def test_critics_are_looked_up_by_id(workspace: Workspace) -> None:
         profile={},
     )
     assert rules.review(None, case) == rules_verdict(REPORT)
+    request = get_critic(aw, "request")
+    assert (request.kind, request.version, request.needs_model) == ("rules", "built-in", False)
+    assert request.review(None, case).abstained  # no ledger: nothing to verify
     for critic_id in aw.index.critics.llm:
         critic = get_critic(aw, critic_id)
         assert critic.id == critic_id and critic.kind == "llm" and critic.needs_model
@@ -190,6 +196,17 @@ def test_critics_are_looked_up_by_id(workspace: Workspace) -> None:
     with pytest.raises(InputError, match="unknown critic 'nope'") as info:
         get_critic(aw, "nope")
     assert info.value.hint == f"critics: {', '.join(critic_ids(aw))}"
+
+
+def test_the_request_critic_runs_whatever_the_index_lists(workspace: Workspace) -> None:
+    index = workspace.root / "mop" / "index.yaml"
+    text = index.read_text(encoding="utf-8")
+    assert "rules: [rules, request]" in text
+    index.write_text(text.replace("rules: [rules, request]", "rules: [rules]"), encoding="utf-8")
+    llm = load_agent_workspace(workspace).index.critics.llm
+    assert critic_ids(load_agent_workspace(workspace)) == ["rules", "request", *llm]
+    index.write_text(text.replace("rules: [rules, request]", "rules: []"), encoding="utf-8")
+    assert critic_ids(load_agent_workspace(workspace)) == ["request", *llm]
 
 
 @pytest.mark.parametrize(

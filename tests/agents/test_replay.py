@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from esdh_agent.agents.context import load_agent_workspace
+from esdh_agent.agents.extraction_aspects import answer_schema
+from esdh_agent.agents.grounding import slice_grammar, unread_aspects
+from esdh_agent.ledger.extract import extract
 from esdh_agent.workspace import Workspace
 
 from tests.conftest import REPO, CliResult
@@ -65,9 +69,10 @@ def test_impossible_slice_is_refused_at_the_gate(cli: Cli, workspace: Workspace)
     code, results = run_json(cli, "--slice", "impossible-14")
     assert code == 3 and results[0]["status"] == "refused"
     assert "pinned age_bands 14-15" in str(results[0]["reason"])
-    assert results[0]["gate_decision"]["decision"] == "refused"
+    gate, llm = results[0]["gate_decision"], results[0]["llm"]
+    assert isinstance(gate, dict) and gate["decision"] == "refused"
     assert results[0]["revision"] == 0
-    assert results[0]["llm"]["calls"] == 0  # refused before the planner was asked
+    assert isinstance(llm, dict) and llm["calls"] == 0  # refused before any model was asked
     assert not (workspace.data / "snapshots" / "impossible-14-v0.1").exists()
 
 
@@ -139,12 +144,27 @@ def test_over_cap_rejected_in_a_new_process_commits_nothing(cli: Cli, workspace:
     assert cli("approvals", "--json").out.strip() == "[]"
 
 
+def first_model_node(ws: Workspace, slice_id: str) -> str:
+    """The node of a slice run's first model call: the ``ground`` node asks first, one
+    ``extract:<aspect>`` question per aspect the grammar read nothing of (in ``ASPECTS``
+    order, skipping those with nothing to ask); with none to ask, the planner is first."""
+    aw = load_agent_workspace(ws)
+    prose = aw.slice(slice_id).prose
+    found, _ = extract(prose, slice_grammar(aw))
+    asked = [a.name for a in unread_aspects(found) if answer_schema(a, prose) is not None]
+    return f"extract:{asked[0]}" if asked else "planner"
+
+
 def test_a_changed_prompt_gives_the_clear_replay_miss_error(cli: Cli, workspace: Workspace) -> None:
     prompt = workspace.root / "prompts" / "commercial-fleet.md"
     prompt.write_text(prompt.read_text().replace("600 commercial-line", "600 commercial"))
+    # The fleet's words say nothing of edge cases or run facts, so the ground node asks the
+    # model about them before the planner: a changed word misses on the first such question.
+    node = first_model_node(workspace, "commercial-fleet")
+    assert node.startswith("extract:"), node
     result = cli("run", "slice-generation", "--slice", "commercial-fleet")
     assert result.code == 1
-    assert "replay miss in slice 'commercial-fleet', node 'planner'" in result.err
+    assert f"replay miss in slice 'commercial-fleet', node '{node}'" in result.err
     assert "cassettes/slices/commercial-fleet.yaml" in result.err
     assert "esdh-agent run slice-generation --slice commercial-fleet --llm record" in result.err
     assert "Traceback" not in result.err

@@ -2,7 +2,8 @@
 
 Afterwards: every visible snapshot verifies, nothing partial is visible, the next run cleans
 the staging leftovers (or a resumed run continues from its last checkpoint) and ends with the
-complete snapshot.
+complete snapshot. Agent runs answer from a scripted model (``tests.crash.scripted_cli``), so
+they do not depend on recorded cassettes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from esdh_agent.snapshots.operations import verify
 from esdh_agent.workspace import Workspace
 
+REPO = Path(__file__).resolve().parents[2]
 UNROUTABLE = "http://203.0.113.7:9/v1"
 COMMIT_POINTS = [
     "write_data",
@@ -29,6 +31,7 @@ COMMIT_POINTS = [
     "after_dir_fsync",
 ]
 NODE_POINTS = [
+    "node:ground",
     "node:planner",
     "node:policy_gate",
     "node:generate",
@@ -39,19 +42,29 @@ NODE_POINTS = [
 ]
 
 
-def esdh(ws: Workspace, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+def esdh(
+    ws: Workspace, *args: str, crash: str | None = None, scripted: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``esdh-agent ARGS`` in a child process; ``scripted``: the model answers from a script."""
     env = {**os.environ, "ESDH_WORKSPACE": str(ws.root), "ESDH_LLM_BASE_URL": UNROUTABLE}
     env.pop("ESDH_CRASH_AT", None)
     env.pop("OPENAI_API_KEY", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     if crash:
         env["ESDH_CRASH_AT"] = crash
+    module = "tests.crash.scripted_cli" if scripted else "esdh_agent.cli.app"
     return subprocess.run(
-        [sys.executable, "-m", "esdh_agent.cli.app", *args],
+        [sys.executable, "-m", module, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def agent(ws: Workspace, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+    """An agent command (run, resume) with the scripted model."""
+    return esdh(ws, *args, crash=crash, scripted=True)
 
 
 def visible_snapshots_verify(ws: Workspace) -> list[str]:
@@ -93,16 +106,16 @@ def run_record(ws: Workspace) -> dict[str, object]:
 
 @pytest.mark.parametrize("point", [*NODE_POINTS, "before_rename", "after_rename"])
 def test_agent_run_killed_at_each_node_resumes(workspace: Workspace, point: str) -> None:
-    killed = esdh(workspace, "run", "slice-generation", crash=point)
+    killed = agent(workspace, "run", "slice-generation", crash=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     record = run_record(workspace)
     assert record["status"] == "running"
     visible_snapshots_verify(workspace)
     note = esdh(workspace, "approvals")
     assert note.returncode == 0
-    listed = esdh(workspace, "run", "slice-generation", "--slice", "impossible-14", "--json")
+    listed = agent(workspace, "run", "slice-generation", "--slice", "impossible-14", "--json")
     assert f"run {record['run_id']} (baseline) was interrupted" in listed.stderr
-    resumed = esdh(workspace, "resume", str(record["run_id"]), "--json")
+    resumed = agent(workspace, "resume", str(record["run_id"]), "--json")
     assert resumed.returncode == 0, resumed.stderr
     status = json.loads(resumed.stdout)[0]["status"]
     assert status in ("committed", "unchanged")
@@ -110,11 +123,12 @@ def test_agent_run_killed_at_each_node_resumes(workspace: Workspace, point: str)
 
 
 def test_paused_run_killed_while_resuming_resumes_again(workspace: Workspace) -> None:
-    paused = esdh(workspace, "run", "slice-generation", "--slice", "over-cap", "--json")
+    paused = agent(workspace, "run", "slice-generation", "--slice", "over-cap", "--json")
+    assert paused.returncode == 4, paused.stderr
     run_id = json.loads(paused.stdout)[0]["run_id"]
-    killed = esdh(workspace, "resume", run_id, "--approve", crash="node:generate")
-    assert killed.returncode == -signal.SIGKILL
-    again = esdh(workspace, "resume", run_id, "--json")
+    killed = agent(workspace, "resume", run_id, "--approve", crash="node:generate")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    again = agent(workspace, "resume", run_id, "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)[0]["status"] == "committed"
     visible_snapshots_verify(workspace)

@@ -2,17 +2,22 @@
 
 The workspace is the ``workspace`` fixture (a fresh ``esdh-agent init``) with:
 
-* ``mop/index.yaml``: a 0.2 s client timeout, 3 retries, 2 re-asks, and the
-  ``fault-drill`` slice (unlocked, nothing pinned but the dataset version) so that whatever
-  the planner proposes reaches the policy gate;
+* ``mop/index.yaml``: a 0.2 s client timeout, 3 retries, 2 re-asks, and two slices (unlocked,
+  nothing pinned but the dataset version) so that whatever the planner proposes reaches the
+  policy gate: ``fault-drill``, whose words decide the count, states, line and vehicles (the
+  planner's values for those are overruled by the request's), and ``fault-vague``, whose
+  words decide nothing (so the gate's clamps of a planner's proposal show);
 * ``governance/policy.yaml``: a low approval threshold (300 persons) and WA not allowed, so
   the gate's clamps are visible and every run stays small and fast.
+
+Before the planner, the ``ground`` node asks the model about each aspect of the request the
+grammar did not read (``extract:<aspect>`` nodes): :func:`extraction_nodes` derives which,
+from the code, so no test pastes a count of them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
+from esdh_agent.agents.context import load_agent_workspace
+from esdh_agent.agents.grounding import ground
 from esdh_agent.llm import client as client_module
+from esdh_agent.llm.fake import ScriptedLLM
 from esdh_agent.llm.transcript import read_transcript
 from esdh_agent.workspace import Workspace
 
@@ -43,18 +51,39 @@ pinned:
 A small personal-lines book for a fault drill: about 120 persons in California and Arizona,
 one vehicle each, default mixes otherwise.
 """
+DRILL_PERSONS = 120  # "about 120 persons": the request's words decide the count
+VAGUE = """---
+id: fault-vague
+version: 1.0.0
+owner: qa-reliability
+dataset_version: v0.1
+pinned:
+  dataset_version: v0.1
+---
+A small book for a fault drill; plan it as you see fit.
+"""
+SLICES = {"fault-drill": DRILL, "fault-vague": VAGUE}
+
+
+def update_index(ws: Workspace, **changes: Any) -> None:
+    """Set top-level keys of ``ws``'s ``mop/index.yaml`` (e.g. ``budgets``)."""
+    index_path = ws.root / "mop" / "index.yaml"
+    index = yaml.safe_load(index_path.read_text(encoding="utf-8"))
+    index.update(changes)
+    index_path.write_text(yaml.safe_dump(index, sort_keys=False), encoding="utf-8")
 
 
 def tune_workspace(ws: Workspace, **index_changes: Any) -> None:
     """Apply the fault settings (and ``index_changes``) to ``ws``."""
     index_path = ws.root / "mop" / "index.yaml"
     index = yaml.safe_load(index_path.read_text(encoding="utf-8"))
-    index["slices"] = [*index["slices"], "fault-drill"]
+    index["slices"] = [*index["slices"], *SLICES]
     index["llm"].update(timeout_seconds=TIMEOUT, max_retries=MAX_RETRIES)
     index["max_reasks"] = MAX_REASKS
     index.update(index_changes)
     index_path.write_text(yaml.safe_dump(index, sort_keys=False), encoding="utf-8")
-    (ws.root / "prompts" / "fault-drill.md").write_text(DRILL, encoding="utf-8")
+    for slice_id, text in SLICES.items():
+        (ws.root / "prompts" / f"{slice_id}.md").write_text(text, encoding="utf-8")
     policy = yaml.safe_load(ws.policy_path.read_text(encoding="utf-8"))
     policy["allowed_states"] = ALLOWED_STATES
     policy["approval"]["above_persons"] = THRESHOLD
@@ -67,9 +96,16 @@ def fault_ws(workspace: Workspace) -> Workspace:
     return workspace
 
 
-@pytest.fixture
-def tune() -> Callable[..., None]:
-    return tune_workspace
+def extraction_nodes(ws: Workspace, slice_id: str) -> list[str]:
+    """The ``extract:<aspect>`` questions the ``ground`` node asks about ``slice_id``, in
+    order, when the model reads nothing (as the fault server's default extraction answer
+    does): derived by grounding the slice with a scripted model that answers nothing."""
+    aw = load_agent_workspace(ws)
+    llm = ScriptedLLM({})
+    ground(aw, llm, aw.slice(slice_id))
+    nodes = [str(c["node"]) for c in llm.calls]
+    assert all(n.startswith("extract:") for n in nodes), nodes
+    return nodes
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,13 @@ closed without a response, bodies that are not a chat completion, truncated outp
 (``finish_reason=length``), refusals (``message.refusal`` set, no content), invalid JSON,
 JSON that breaks the plan's schema and values no policy allows.
 
-Requests are routed by *who* asks: the critics' system prompt is ``CRITIC_SYSTEM``, anything
-else is the planner. Each role has its own script (one behaviour per request, the last one
-repeats), so a test can let the planner succeed and make the critics fail, or the reverse.
+Requests are routed by *who* asks: the critics' system prompt is ``CRITIC_SYSTEM``, the model
+extraction's (the ``ground`` node's ``extract:<aspect>`` questions) is one of the aspects'
+prompts, anything else is the planner. Each role has its own script (one behaviour per
+request, the last one repeats), so a test can let the planner succeed and make the critics
+or the extraction fail, or the reverse. A role without a script takes the ``default`` one;
+the extraction, without either, answers that the request says nothing (``NOTHING_READ``),
+as a scripted fake with no answer for those nodes does.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from esdh_agent.agents.extraction_aspects import ASPECTS
 from esdh_agent.agents.render import CRITIC_SYSTEM
 
 __all__ = [
+    "NOTHING_READ",
+    "ROLES",
     "Behaviour",
     "FaultyServer",
     "Reply",
@@ -57,7 +64,7 @@ class Reply:
 class Seen:
     """One request as the server received it."""
 
-    role: str  # "planner" or "critic"
+    role: str  # "planner", "critic" or "extract"
     body: dict[str, Any]
     headers: dict[str, str]
 
@@ -66,11 +73,20 @@ Behaviour = Callable[[Seen], Reply]
 """What the server does with a request it has seen."""
 
 
+ROLES = ("planner", "critic", "extract")
+NOTHING_READ: dict[str, Any] = {"items": []}
+"""An extraction answer that reads nothing (every aspect's schema accepts it)."""
+_EXTRACT_SYSTEMS = tuple(aspect.system() for aspect in ASPECTS)
+
+
 def role_of(body: dict[str, Any]) -> str:
-    """``critic`` when the system prompt is the critics' one, else ``planner``."""
+    """``critic`` for the critics' system prompt, ``extract`` for an extraction question's
+    (in prompt mode the schema is appended to it), else ``planner``."""
     messages = body.get("messages") or [{}]
     system = str(messages[0].get("content", ""))
-    return "critic" if system.startswith(CRITIC_SYSTEM) else "planner"
+    if system.startswith(CRITIC_SYSTEM):
+        return "critic"
+    return "extract" if system.startswith(_EXTRACT_SYSTEMS) else "planner"
 
 
 def _chat(message: dict[str, Any], finish_reason: str, tokens: int, model: str) -> Reply:
@@ -171,7 +187,7 @@ class FaultyServer:
             count = sum(1 for s in self.seen if s.role == role)
             seen = Seen(role, body, headers)
             self.seen.append(seen)
-        script = self.scripts.get(role) or self.scripts["default"]
+        script = self.scripts[role]
         return script[min(count, len(script) - 1)](seen)
 
     def count(self, role: str | None = None) -> int:
@@ -184,13 +200,17 @@ def faulty_openai(
     *,
     planner: Sequence[Behaviour] = (),
     critic: Sequence[Behaviour] = (),
+    extract: Sequence[Behaviour] = (),
 ) -> Iterator[FaultyServer]:
-    """Serve the scripts on 127.0.0.1 (``default`` answers a role without its own script)."""
-    scripts = {"default": list(default), "planner": list(planner), "critic": list(critic)}
-    if not scripts["default"] and not (scripts["planner"] and scripts["critic"]):
+    """Serve the scripts on 127.0.0.1 (``default`` answers a role without its own script;
+    the extraction, without either, reads nothing)."""
+    if not default and not (planner and critic):
         raise ValueError("give a default script, or both a planner and a critic script")
-    if not scripts["default"]:
-        scripts["default"] = scripts["planner"]
+    scripts = {
+        "planner": list(planner or default),
+        "critic": list(critic or default),
+        "extract": list(extract or default) or [completion(NOTHING_READ)],
+    }
     stopping = threading.Event()
     state = FaultyServer(url="", scripts=scripts)
 

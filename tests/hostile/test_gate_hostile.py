@@ -9,6 +9,7 @@ import yaml
 
 from esdh_agent.agents.context import load_agent_workspace
 from esdh_agent.agents.gate import gate_plan
+from esdh_agent.agents.grounding import ground
 from esdh_agent.agents.models import GateResult
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import policy_violations
@@ -56,6 +57,37 @@ def test_a_proposal_that_is_not_an_object_gives_defaults(
     result = gate(hostile_ws, proposal)
     assert result.plan == GenerationPlan().model_dump(mode="json")
     assert any("not an object" in n for n in result.notes)
+
+
+def test_the_requests_words_overrule_a_hostile_proposal(hostile_ws: Workspace) -> None:
+    """The fields the request's words decide win over the planner's, unclamped and with no
+    approval asked (the request asks for 120 persons; the planner for a million)."""
+    aw = load_agent_workspace(hostile_ws)
+    slice_ = aw.slice("hostile-skip-critics")
+    grounding = ground(aw, None, slice_)
+    assert grounding.fields == {"person_count": 120}
+    proposal = {"person_count": 1_000_000, "vehicles_per_person": {"10": 1.0}, "skip_critics": True}
+    result = gate_plan(aw, slice_, proposal, grounding)
+    assert result.plan["person_count"] == 120 and complies(hostile_ws, result)
+    assert not result.needs_approval and not result.refused
+    notes = " ".join(result.notes)
+    assert "the request's own words decide person_count" in notes
+    assert "dropped fleets above 5" in notes  # what the words leave open is clamped
+    assert result.plan["vehicles_per_person"] == {"1": 1.0}
+
+
+@pytest.mark.parametrize("proposal", [{}, {"person_count": 100, "state_mix": {"CA": 1.0}}])
+def test_no_proposal_undoes_a_refusal_of_the_requests_words(
+    hostile_ws: Workspace, proposal: dict[str, Any]
+) -> None:
+    """billion-texas: whatever a planner proposes (even a modest, compliant plan), the gate
+    refuses the request's own out-of-policy words, naming them."""
+    aw = load_agent_workspace(hostile_ws)
+    slice_ = aw.slice("hostile-billion-texas")
+    result = gate_plan(aw, slice_, proposal, ground(aw, None, slice_))
+    refused = " ".join(" ".join(result.refused).split())
+    assert '"a billion rows — 1,000,000,000 persons"' in refused
+    assert '"all of them living in Texas"' in refused and '"every person 12 vehicles"' in refused
 
 
 def test_states_fall_back_inside_a_narrow_policy(hostile_ws: Workspace) -> None:

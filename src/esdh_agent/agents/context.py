@@ -35,7 +35,16 @@ __all__ = [
     "load_agent_workspace",
 ]
 
-PLACEHOLDERS = ("slice_prompt", "pinned", "plan", "validation", "profile", "samples", "policy")
+PLACEHOLDERS = (
+    "slice_prompt",
+    "pinned",
+    "plan",
+    "validation",
+    "profile",
+    "samples",
+    "policy",
+    "ledger",
+)
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _ID = r"^[a-z0-9][a-z0-9-]{0,47}$"
 
@@ -64,7 +73,7 @@ class LLMDefaults(_Strict):
 
 class CriticLists(_Strict):
     llm: list[str] = Field(default_factory=list)
-    rules: list[Literal["rules"]] = Field(default_factory=lambda: ["rules"])  # type: ignore[arg-type]
+    rules: list[Literal["rules", "request"]] = Field(default_factory=lambda: ["rules", "request"])  # type: ignore[arg-type]
 
 
 class AgentIndex(_Strict):
@@ -333,6 +342,9 @@ def load_agent_workspace(ws: Workspace) -> AgentWorkspace:
     policy_sha = hashlib.sha256(ws.policy_path.read_bytes()).hexdigest()
     index_sha = hashlib.sha256((ws.root / "mop" / "index.yaml").read_bytes()).hexdigest()
     hashes = {"mop": mop.sha256, "index": index_sha, "policy": policy_sha}
+    grammar = ws.governance / "request_grammar.yaml"
+    if grammar.is_file():
+        hashes["grammar"] = hashlib.sha256(grammar.read_bytes()).hexdigest()
     hashes.update({f"critic:{k}": v.doc.sha256 for k, v in critics.items()})
     return AgentWorkspace(
         ws=ws,

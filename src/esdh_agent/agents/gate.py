@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from esdh_agent.agents.context import AgentWorkspace, Slice, apply_pins
+from esdh_agent.agents.grounding import Grounding
 from esdh_agent.agents.models import GateResult
 from esdh_agent.core.contract import CONTRACT_VERSION
 from esdh_agent.core.layout import compile_layout
@@ -93,15 +94,39 @@ def pinned_refusals(aw: AgentWorkspace, slice_: Slice) -> list[str]:
     return gate_plan(aw, slice_, {}).refused
 
 
-def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: object) -> GateResult:
-    """The gated plan, the gate's notes, what needs approval and what is refused."""
-    policy, pins = aw.policy, slice_.meta.pinned
+def gate_plan(
+    aw: AgentWorkspace,
+    slice_: Slice,
+    proposal: object,
+    requested: Grounding | None = None,
+    *,
+    proposal_valid: bool = True,
+) -> GateResult:
+    """The gated plan, the gate's notes, what needs approval and what is refused.
+
+    ``requested`` is the slice's grounding: the plan fields its ledger sets win over the
+    planner's proposal and, like pinned values, are never clamped (what policy does not
+    allow was refused or paused for by the ledger's judgement, naming its quote).
+    """
+    policy = aw.policy
+    requested_fields = dict(requested.fields) if requested is not None else {}
+    pins = {**requested_fields, **slice_.meta.pinned}
+    if "edge_cases" in requested_fields and "edge_cases" in slice_.meta.pinned:
+        pins["edge_cases"] = {**requested_fields["edge_cases"], **slice_.meta.pinned["edge_cases"]}
     notes: list[str] = []
     base = GenerationPlan().model_dump(mode="json")
     fields = _plan_fields(proposal, notes)
+    overruled = sorted(k for k in fields if k in requested_fields and k not in slice_.meta.pinned)
+    if overruled and not slice_.meta.locked:
+        notes.append(
+            "the request's own words decide " + ", ".join(overruled) + " (the planner's "
+            "values for them are not used)"
+        )
     merged = base if slice_.meta.locked else {**base, **fields}
     if slice_.meta.locked and fields:
         notes.append("slice is locked: the planner's proposal is recorded but not used")
+    if slice_.meta.locked and requested_fields:
+        pins = dict(slice_.meta.pinned)  # a locked slice keeps every unpinned default
     data = apply_pins(merged, pins)
     try:
         GenerationPlan.model_validate(data)
@@ -160,12 +185,24 @@ def gate_plan(aw: AgentWorkspace, slice_: Slice, proposal: object) -> GateResult
     ]
     refused += _unlicensed_ages(pins, plan)
 
-    needs: list[str] = []
-    if plan.person_count > threshold:
+    if requested is not None:
+        refused += requested.refused
+        if not slice_.meta.locked and not requested.usable() and not requested.refused:
+            planner = "a valid plan" if proposal_valid else "no valid plan"
+            refused.append(
+                f"the request states no checkable requirement of the data (the planner gave "
+                f"{planner}, which nothing in the request grounds): nothing is generated under "
+                f"slice {slice_.id!r}'s name; say what the data must be (how many persons, "
+                "which states, ages...)"
+            )
+    needs: list[str] = list(requested.needs_approval) if requested is not None else []
+    from_ledger = set(requested_fields) - set(slice_.meta.pinned)
+    if plan.person_count > threshold and "person_count" not in from_ledger:
         needs.append(
             f"person_count {plan.person_count} is above the approval threshold of {threshold}"
         )
-    if plan.dataset_version not in policy.approval.approved_dataset_versions:
+    approved = policy.approval.approved_dataset_versions
+    if plan.dataset_version not in approved and "dataset_version" not in from_ledger:
         needs.append(f"dataset version {plan.dataset_version} is not approved yet")
     if policy.approval.contract_version != CONTRACT_VERSION:
         needs.append(

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from esdh_agent.agents.context import AgentWorkspace, Slice
+from esdh_agent.agents.grounding import Grounding
 from esdh_agent.agents.models import PlannerResult
 from esdh_agent.agents.render import planner_messages
 from esdh_agent.core.plan import GenerationPlan
@@ -37,7 +38,11 @@ def salvage(data: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 def propose(
-    aw: AgentWorkspace, llm: StructuredModel, slice_: Slice, feedback: list[str]
+    aw: AgentWorkspace,
+    llm: StructuredModel,
+    slice_: Slice,
+    feedback: list[str],
+    grounding: Grounding | None = None,
 ) -> PlannerResult:
     """Ask the planner model; return the proposal (valid fields only) and how it went.
 
@@ -46,7 +51,7 @@ def propose(
     refusal stops the run with one clear error: generating defaults instead would commit
     data the slice's author did not ask for.
     """
-    system, user = planner_messages(aw, slice_, feedback)
+    system, user = planner_messages(aw, slice_, feedback, grounding)
     result = llm.structured(
         node="planner",
         model=aw.model_for("planner"),
@@ -69,16 +74,31 @@ def propose(
             dropped=[],
             errors=[],
         )
-    try:
-        raw = extract_json(result.raw)
-    except ValueError:
-        raw = None
-    kept, dropped = salvage(raw)
+    # A re-ask never throws away what an earlier attempt got right: the valid fields of every
+    # attempt are kept, a later attempt's winning, as long as they still validate together.
+    merged: dict[str, Any] = {}
+    earlier: set[str] = set()
+    lost: set[str] = set()
+    answers = result.raws or [result.raw]
+    for index, text in enumerate(answers):
+        try:
+            data = extract_json(text)
+        except ValueError:
+            data = None
+        fields, bad = salvage(data)
+        lost |= set(bad)
+        if index < len(answers) - 1:
+            earlier |= set(fields)
+        else:
+            earlier -= set(fields)
+        merged.update(fields)
+    kept, dropped = salvage(merged)
     return PlannerResult(
         proposal=kept,
         valid=False,
         attempts=result.attempts,
         mode=result.mode,
-        dropped=dropped,
+        dropped=sorted((lost | set(dropped)) - set(kept)),
         errors=result.errors,
+        kept=sorted(earlier & set(kept)),
     )

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from esdh_agent.agents.conformance import CRITIC_ID as CONFORMANCE_ID
+from esdh_agent.agents.conformance import request_verdict
 from esdh_agent.agents.context import AgentWorkspace, CriticTemplate
 from esdh_agent.agents.critics import derive_verdict, rules_verdict
 from esdh_agent.agents.models import CriticAnswer, CriticKind, Judge, Verdict
@@ -25,8 +27,18 @@ __all__ = ["RULE_CRITICS", "Critic", "LLMCritic", "RuleCritic", "critic_ids", "g
 BUILT_IN = "built-in"
 """The version a rule-based critic reports (it changes with the framework)."""
 
-RULE_CRITICS: Mapping[str, Callable[[ValidationReport], Verdict]] = {"rules": rules_verdict}
-"""Rule-based critics by id: each turns the validation report into a verdict."""
+
+def _rules(case: Judge) -> Verdict:
+    return rules_verdict(ValidationReport.model_validate(case.validation))
+
+
+RULE_CRITICS: Mapping[str, Callable[[Judge], Verdict]] = {
+    "rules": _rules,
+    CONFORMANCE_ID: request_verdict,
+}
+"""Rule-based critics by id: each turns what the run measured into a verdict."""
+MANDATORY = (CONFORMANCE_ID,)
+"""Rule-based critics every run asks, whatever the workspace's index lists."""
 
 
 class Critic(Protocol):
@@ -64,7 +76,7 @@ class RuleCritic:
     """A deterministic critic over the validation report; it never calls a model."""
 
     id: str
-    check: Callable[[ValidationReport], Verdict]
+    check: Callable[[Judge], Verdict]
     kind: Literal["rules"] = "rules"
     version: str = BUILT_IN
     needs_model: bool = False
@@ -78,7 +90,7 @@ class RuleCritic:
         temperature: float | None = None,
         model: str | None = None,
     ) -> Verdict:
-        return self.check(ValidationReport.model_validate(case.validation))
+        return self.check(case)
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,11 @@ class LLMCritic:
 
 
 def critic_ids(aw: AgentWorkspace) -> list[str]:
-    """Every critic a run asks, in order: the rule-based ones, then the LLM templates."""
-    return [*aw.index.critics.rules, *aw.index.critics.llm]
+    """Every critic a run asks, in order: the rule-based ones (request conformance always),
+    then the LLM templates."""
+    rules: list[str] = [*aw.index.critics.rules]
+    rules += [c for c in MANDATORY if c not in rules]
+    return [*rules, *aw.index.critics.llm]
 
 
 def get_critic(

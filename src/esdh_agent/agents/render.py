@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from esdh_agent.agents.context import AgentWorkspace, CriticTemplate, Slice
-from esdh_agent.agents.models import Judge
+from esdh_agent.agents.models import JsonObject, Judge
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.llm.schema import field_guide
@@ -50,8 +50,11 @@ def policy_summary(aw: AgentWorkspace) -> str:
     )
 
 
-def planner_messages(aw: AgentWorkspace, slice_: Slice, feedback: list[str]) -> tuple[str, str]:
-    """(system, user) for the planner."""
+def planner_messages(
+    aw: AgentWorkspace, slice_: Slice, feedback: list[str], grounding: Any = None
+) -> tuple[str, str]:
+    """(system, user) for the planner; ``grounding`` (agents.grounding.Grounding) lists the
+    fields the request's own words already decide, so the model plans only the rest."""
     system = (
         aw.mop.body.strip()
         + "\n\nPlan fields (all optional; leave out what the request does not mention):\n"
@@ -66,6 +69,13 @@ def planner_messages(aw: AgentWorkspace, slice_: Slice, feedback: list[str]) -> 
         "",
         "POLICY: " + policy_summary(aw),
     ]
+    if grounding is not None and grounding.fields:
+        parts += ["", "ALREADY DECIDED BY THE REQUEST'S WORDS (kept whatever you answer):"]
+        quotes = {r.id: r.quote for r in grounding.ledger.requirements}
+        for name, value in grounding.fields.items():
+            said = "; ".join(f'"{quotes[i]}"' for i in grounding.provenance.get(name, []))
+            parts.append(f"- {name} = {dumps(value)} ({said})")
+        parts.append("Plan only the other fields.")
     if feedback:
         parts += ["", "REVIEWERS' FEEDBACK ON YOUR PREVIOUS PLAN (fix these):"]
         parts += [f"- {line}" for line in feedback]
@@ -105,5 +115,29 @@ def critic_prompt(aw: AgentWorkspace, template: CriticTemplate, case: Judge) -> 
             "profile": dumps({k: v for k, v in case.profile.items() if k != "samples"}),
             "samples": dumps(case.profile.get("samples", {})),
             "policy": policy_summary(aw),
+            "ledger": ledger_summary(case.ledger),
         },
     )
+
+
+def ledger_summary(ledger: JsonObject | None) -> str:
+    """The request's requirements, one short line each: quote, reading, status (the measured
+    value when unmet). Pinned requirements the data meets are left out: the pinned block is
+    shown on its own."""
+    if not ledger:
+        return "(no requirements ledger)"
+    lines = []
+    for req in ledger.get("requirements", []):
+        status = req.get("status", "pending")
+        if req.get("source") == "pinned" and status == "met":
+            continue
+        quote = str(req.get("quote", ""))
+        quote = quote if len(quote) <= 60 else quote[:57] + "..."
+        key = f" {req['key']}" if req.get("key") else ""
+        value = "" if req.get("value") is None else f" {dumps(req['value'])}"
+        detail = f" ({req['detail']})" if req.get("detail") and status != "met" else ""
+        lines.append(
+            f'- {req["id"]} "{" ".join(quote.split())}": {req["target"]}{key} {req["op"]}{value}'
+            f" -> {status}{detail}"
+        )
+    return "\n".join(lines) or "(the request states no checkable requirement)"

@@ -44,12 +44,32 @@ BaseUrlOpt = Annotated[
         "--base-url", help="OpenAI-compatible endpoint for record/live.", envvar="ESDH_LLM_BASE_URL"
     ),
 ]
-SEVERITY = {0: 0, 4: 1, 3: 2, 5: 3, 2: 4, 1: 5}
+SEVERITY = {0: 0, 7: 1, 4: 2, 3: 3, 5: 4, 2: 5, 1: 6}
 """Exit codes from least to most severe: several slices exit with the worst."""
 
 
-def _finish(results: list[RunResult], as_json: bool) -> None:
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 7 when a run commits but parts of its request were not honoured "
+        "(not supported or declined), e.g. in CI.",
+    ),
+]
+
+
+def _strict_code(result: RunResult) -> int:
+    from esdh_agent.errors import ExitCode
+    from esdh_agent.graphs.slice_generation.records import unhonoured_lines
+
+    if result.exit_code == 0 and unhonoured_lines(result.summary):
+        return int(ExitCode.NOT_HONOURED)
+    return result.exit_code
+
+
+def _finish(results: list[RunResult], as_json: bool, strict: bool = False) -> None:
     console = _out()
+    codes = [_strict_code(r) if strict else r.exit_code for r in results]
     if as_json:
         emit_json(
             [
@@ -57,11 +77,11 @@ def _finish(results: list[RunResult], as_json: bool) -> None:
                     "run_id": r.run_id,
                     "slice": r.slice_id,
                     "status": r.status,
-                    "exit_code": r.exit_code,
+                    "exit_code": code,
                     "error": r.error.one_line() if r.error else None,
                     **r.summary,
                 }
-                for r in results
+                for r, code in zip(results, codes, strict=True)
             ]
         )
     else:
@@ -69,7 +89,7 @@ def _finish(results: list[RunResult], as_json: bool) -> None:
             print_result(result, console)
             if result.error is not None:
                 err_console().print(f"[red]error:[/] {result.error.one_line()}")
-    worst = max((r.exit_code for r in results), default=0, key=lambda c: SEVERITY.get(c, 9))
+    worst = max(codes, default=0, key=lambda c: SEVERITY.get(c, 9))
     if worst:
         raise typer.Exit(worst)
 
@@ -86,11 +106,12 @@ def slice_generation(
     base_url: BaseUrlOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Plan, generate, validate, critique and commit a slice (the default slice if none given).
 
-    Exit code: 0 committed (or unchanged), 3 refused, 4 awaiting approval; with several
-    slices, the worst.
+    Exit code: 0 committed (or unchanged), 3 refused, 4 awaiting approval, 7 committed with
+    parts of the request not honoured (only with --strict); with several slices, the worst.
     """
     from esdh_agent.agents.context import load_agent_workspace
     from esdh_agent.graphs.slice_generation.runner import run_slice
@@ -111,7 +132,7 @@ def slice_generation(
         console.print(f"[bold]{slice_id}[/] ({mode})")
         with live_progress(console, slice_id) as progress:
             results.append(run_slice(ws, slice_id, mode=mode, base_url=base_url, progress=progress))
-    _finish(results, as_json)
+    _finish(results, as_json, strict)
 
 
 def _note_interrupted(ws: Any, console: Console) -> None:
@@ -262,7 +283,9 @@ def transcripts_show(
     record = read_run(ws, run_id)
     events = read_transcript(ws.paths.transcript(run_id))
     if as_json:
-        emit_json({"run": record, "events": events})
+        from esdh_agent.transcripts.ledger_view import ledger_json
+
+        emit_json({"run": record, "events": events, "requirements": ledger_json(record, events)})
         return
     print_timeline(record, events, _out())
 

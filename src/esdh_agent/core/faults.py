@@ -20,6 +20,7 @@ CRASH_POINTS = (
     "before_rename",  # staged and fsynced, not yet renamed into place
     "after_rename",  # renamed into place, directory not yet fsynced
     "after_dir_fsync",  # committed and durable, process still running
+    "node:ground",
     "node:planner",
     "node:policy_gate",
     "node:generate",

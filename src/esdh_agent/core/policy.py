@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +12,15 @@ from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.yamlio import load_model
 from esdh_agent.errors import PolicyError
 
-__all__ = ["ApprovalRules", "Policy", "RecordCaps", "enforce", "load_policy", "policy_violations"]
+__all__ = [
+    "ApprovalRules",
+    "Policy",
+    "RecordCaps",
+    "RequestRules",
+    "enforce",
+    "load_policy",
+    "policy_violations",
+]
 
 
 class _Strict(BaseModel):
@@ -31,6 +40,31 @@ class ApprovalRules(_Strict):
     contract_version: str = Field(description="The contract version in force.")
 
 
+DirectiveDecision = Literal["refuse", "decline"]
+
+
+def _default_directives() -> dict[str, DirectiveDecision]:
+    return {
+        "marker": "refuse",
+        "real_data": "refuse",
+        "skip_review": "decline",
+        "output_path": "decline",
+        "approval_claim": "decline",
+        "override_policy": "decline",
+    }
+
+
+class RequestRules(_Strict):
+    """What the gate does with requests about the run itself (the ledger's directives).
+
+    ``refuse`` stops the run naming the quote; ``decline`` goes on without that one
+    requirement and says so in the summary (the run is reviewed, approved, named and marked
+    exactly as governance says, whatever the prose asks).
+    """
+
+    directives: dict[str, DirectiveDecision] = Field(default_factory=_default_directives)
+
+
 class Policy(_Strict):
     """What governance allows. The generator and the agent's policy gate enforce it."""
 
@@ -39,6 +73,7 @@ class Policy(_Strict):
     allowed_states: list[ContractState] = Field(min_length=1)
     records: RecordCaps
     approval: ApprovalRules
+    requests: RequestRules = Field(default_factory=RequestRules)
 
 
 def load_policy(path: Path) -> Policy:

@@ -31,6 +31,7 @@ class CallResult(Generic[M]):
     errors: list[str] = field(default_factory=list)
     raw: str = ""
     refusal: str | None = None
+    raws: list[str] = field(default_factory=list)  # every attempt's answer, re-asks included
 
 
 class StructuredModel(Protocol):

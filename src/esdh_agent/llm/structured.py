@@ -82,10 +82,12 @@ class StructuredOutput(StructuredModel):
         attempts = 0
         errors: list[str] = []
         raw = ""
+        raws: list[str] = []
         while True:
             attempts += 1
             answer, current = self._answer(node, model, messages, json_schema, temperature, seed)
             raw = answer.content
+            raws.append(raw)
             if answer.refusal and not raw.strip():
                 # Not re-asked: pressing a model past its refusal is not a fix.
                 transcript.event(
@@ -98,16 +100,18 @@ class StructuredOutput(StructuredModel):
                     [f"the model refused: {answer.refusal[:200]}"],
                     raw,
                     refusal=answer.refusal,
+                    raws=raws,
                 )
             try:
-                return CallResult(_validated(answer, schema), attempts, current, errors, raw)
+                value = _validated(answer, schema)
+                return CallResult(value, attempts, current, errors, raw, raws=raws)
             except (ValueError, ValidationError) as exc:
                 errors = _error_list(exc)
             if attempts > max_reasks:
                 transcript.event(
                     node, "structured_failed", model=model, attempts=attempts, errors=errors
                 )
-                return CallResult(None, attempts, current, errors, raw)
+                return CallResult(None, attempts, current, errors, raw, raws=raws)
             transcript.event(node, "reask", model=model, attempt=attempts, errors=errors)
             messages = [
                 *messages,

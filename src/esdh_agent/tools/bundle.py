@@ -12,11 +12,13 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field
 
+from esdh_agent.agents.grounding import verify_requirements
 from esdh_agent.agents.models import BundleRef
 from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.engines.options import ExecutionOptions
 from esdh_agent.engines.pipeline import stage_bundle
+from esdh_agent.ledger.model import Ledger
 from esdh_agent.snapshots.operations import inspect_path, read_tables
 from esdh_agent.workspace import Workspace
 
@@ -36,6 +38,9 @@ class ValidateArgs(BaseModel):
 
     bundle_dir: str = Field(description="Directory holding persons/vehicles/profiles CSV.")
     plan: dict[str, Any] | None = Field(None, description="Plan to check conformance against.")
+    ledger: dict[str, Any] | None = Field(
+        None, description="The request's requirements ledger, to verify on the data."
+    )
 
 
 def _inside(ws: Workspace, path: str) -> Path:
@@ -78,12 +83,16 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
             seconds={k: round(v, 3) for k, v in bundle.seconds.items()},
         ).model_dump(mode="json")
 
-    def validate_bundle(bundle_dir: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    def validate_bundle(
+        bundle_dir: str, plan: dict[str, Any] | None = None, ledger: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Validate a bundle on disk: contract, references, uniqueness, domain rules,
-        governance hygiene and, given a plan, its exact quotas.
+        governance hygiene and, given a plan, its exact quotas; given the request's
+        requirements ledger, verify every requirement on the data.
 
-        Returns the validation report (every finding, located) and a compact statistical
-        profile of the data with a few sample rows.
+        Returns the validation report (every finding, located), a compact statistical
+        profile of the data with a few sample rows and, given a ledger, the ledger with each
+        requirement's status and measured value.
         """
         path = _inside(ws, bundle_dir)
         parsed = GenerationPlan.model_validate(plan) if plan is not None else GenerationPlan()
@@ -91,7 +100,11 @@ def bundle_tools(ws: Workspace) -> dict[str, BaseTool]:
         report, tables = inspect_path(ws, path, as_of, plan=parsed if plan is not None else None)
         if tables is None:  # a bundle checked block by block: read it whole for the profile
             tables, _ = read_tables(path)
-        return {"report": report.model_dump(mode="json"), "profile": build_profile(tables, as_of)}
+        out = {"report": report.model_dump(mode="json"), "profile": build_profile(tables, as_of)}
+        if ledger is not None:
+            verified = verify_requirements(Ledger.model_validate(ledger), parsed, tables)
+            out["ledger"] = verified.model_dump(mode="json")
+        return out
 
     return {
         "generate_bundle": StructuredTool.from_function(

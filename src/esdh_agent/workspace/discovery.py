@@ -138,6 +138,15 @@ def template_root() -> Path:
     raise WorkspaceError("the packaged workspace template is missing from this install")
 
 
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    """What ``init`` leaves out: caches, and the recordings of the request corpus (the
+    corpus itself is the repository's, not a workspace's: ``corpus/`` is not shipped)."""
+    left_out = {n for n in names if n == "__pycache__"}
+    if Path(folder).name == "cassettes" and "requests" in names:
+        left_out.add("requests")
+    return left_out
+
+
 def init_workspace(target: Path) -> Path:
     """Create a new workspace at ``target`` from the packaged reference files."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -151,7 +160,7 @@ def init_workspace(target: Path) -> Path:
         for entry in TEMPLATE_ENTRIES:
             src = source / entry
             if src.is_dir():
-                shutil.copytree(src, staging / entry, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(src, staging / entry, ignore=_not_shipped)
             elif src.is_file():
                 shutil.copy2(src, staging / entry)
         (staging / "data" / "snapshots").mkdir(parents=True)

@@ -25,6 +25,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from esdh_agent.agents.gate import gate_plan, plan_hash
+from esdh_agent.agents.grounding import Grounding
 from esdh_agent.agents.models import (
     Approval,
     ApprovalRequest,
@@ -39,6 +40,7 @@ from esdh_agent.graphs.slice_generation.state import RunContext, SliceState
 __all__ = ["human_approval", "policy_gate", "resume_command"]
 
 NOT_ASKED = "the planner was not asked: the pinned requirements alone cannot be allowed"
+NOT_ASKED_LEDGER = "the planner was not asked: the request asks for what the policy refuses"
 
 
 def resume_command(run_id: str) -> str:
@@ -71,10 +73,23 @@ def policy_gate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     ctx = runtime.context
     slice_ = ctx.aw.slice(state["slice_id"])
     planned = state.get("planner")
-    proposal = PlannerResult.model_validate(planned).proposal if planned else {}
-    gate = gate_plan(ctx.aw, slice_, proposal)
+    result = PlannerResult.model_validate(planned) if planned else None
+    proposal = result.proposal if result is not None else {}
+    data = state.get("grounding")
+    grounding = Grounding.model_validate(data) if data else None
+    valid = result is not None and (result.valid or bool(result.proposal))
+    gate = gate_plan(ctx.aw, slice_, proposal, grounding, proposal_valid=valid)
+    if result is not None and not result.valid:
+        shown = ", ".join(result.dropped) or "everything"
+        gate.notes.append(
+            f"the planner's answer was invalid after {result.attempts} attempt(s); "
+            f"dropped: {shown}"
+            + (f"; kept from an earlier answer: {', '.join(result.kept)}" if result.kept else "")
+        )
+    if grounding is not None:
+        gate.notes += [f"declined {line}" for line in grounding.declined]
     if not planned:
-        gate.notes.append(NOT_ASKED)
+        gate.notes.append(NOT_ASKED if not (grounding and grounding.refused) else NOT_ASKED_LEDGER)
     gate_json = gate.model_dump(mode="json")
     digest = plan_hash(gate.plan)
     if gate.refused:

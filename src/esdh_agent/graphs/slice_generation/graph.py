@@ -1,8 +1,10 @@
 """The slice-generation state machine.
 
-load_context → planner → policy_gate → generate → validate → critics (parallel) → decide
-→ commit | planner (revise with the critics' findings) | give_up. The policy gate refuses
-what no approval may allow (pinned requirements impossible on their own skip the planner),
+load_context → ground → planner → policy_gate → generate → validate → critics (parallel) →
+decide → commit | planner (revise with the critics' findings) | give_up. ``ground`` turns the
+request into its requirements ledger (docs/requests.md); the policy gate refuses what no
+approval may allow (pinned requirements impossible on their own, and requests the ledger's
+judgement refuses, skip the planner),
 and sends what needs a human to ``human_approval``, which pauses the run with
 ``interrupt()`` (see ``gating``). Conditional edges are labelled by their path maps, so the
 Mermaid diagram (``esdh-agent graph``) names each way out of a node.
@@ -17,7 +19,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from esdh_agent.agents.conformance import CRITIC_ID as CONFORMANCE_ID
 from esdh_agent.agents.gate import pinned_refusals
+from esdh_agent.agents.grounding import unmet_messages
 from esdh_agent.agents.models import (
     BundleRef,
     Decision,
@@ -26,21 +30,25 @@ from esdh_agent.agents.models import (
     SnapshotRef,
     current_verdicts,
 )
-from esdh_agent.agents.planner import propose
 from esdh_agent.agents.registry import critic_ids, get_critic
 from esdh_agent.agents.render import dumps
 from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import Manifest
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.engines.pipeline import StagedBundle, commit_bundle
+from esdh_agent.errors import SnapshotConflict
 from esdh_agent.graphs.slice_generation.gating import human_approval, policy_gate
-from esdh_agent.graphs.slice_generation.records import approval_record
+from esdh_agent.graphs.slice_generation.naming import changed_outcome, snapshot_name
+from esdh_agent.graphs.slice_generation.planning import ground_request, grounding_of, planner
+from esdh_agent.graphs.slice_generation.records import approval_record, request_record
 from esdh_agent.graphs.slice_generation.state import (
     CriticTask,
     RunContext,
     SliceInput,
     SliceState,
 )
+from esdh_agent.ledger.judge import quoted
+from esdh_agent.ledger.model import Ledger
 
 __all__ = ["EDGE_LABELS", "build_graph", "graph"]
 
@@ -69,16 +77,6 @@ def load_context(state: SliceInput, runtime: Runtime[RunContext]) -> SliceState:
     }
 
 
-def planner(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
-    """Ask the planner model for a GenerationPlan (re-asking on invalid JSON)."""
-    crash_point("node:planner")
-    ctx = runtime.context
-    slice_ = ctx.aw.slice(state["slice_id"])
-    result = propose(ctx.aw, ctx.llm, slice_, state.get("feedback", [])).model_dump(mode="json")
-    ctx.transcript.event("planner", "proposal", revision=state.get("revision", 0), **result)
-    return {"planner": result}
-
-
 def _bundle_dir(ctx: RunContext, revision: int) -> str:
     return str(ctx.run_dir / f"bundle-r{revision}")
 
@@ -89,7 +87,7 @@ def generate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     ctx = runtime.context
     target = _bundle_dir(ctx, state["revision"])
     shutil.rmtree(target, ignore_errors=True)  # a resumed step starts clean
-    name = f"{state['slice_id']}-{state['plan']['dataset_version']}"
+    name = snapshot_name(ctx, state["slice_id"], state["plan"]["dataset_version"])
     args = {"plan": state["plan"], "name": name, "target_dir": target}
     ctx.transcript.event(
         "generate", "tool_call", tool="generate_bundle", name=name, plan=state["plan"]
@@ -112,7 +110,11 @@ def validate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     ctx = runtime.context
     bundle = _bundle(state)
     assert bundle is not None
-    result = ctx.tools["validate_bundle"].invoke({"bundle_dir": bundle.path, "plan": state["plan"]})
+    grounding = grounding_of(state)
+    args = {"bundle_dir": bundle.path, "plan": state["plan"]}
+    if grounding is not None:
+        args["ledger"] = grounding.ledger.model_dump(mode="json")
+    result = ctx.tools["validate_bundle"].invoke(args)
     report = ValidationReport.model_validate(result["report"])
     ctx.transcript.event(
         "validate",
@@ -122,7 +124,17 @@ def validate(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
         rules=len(report.rules),
         findings=[f.model_dump(mode="json") for f in report.findings[:20]],
     )
-    return {"validation": result["report"], "profile": result["profile"]}
+    ledger = result.get("ledger")
+    if ledger is not None:
+        verified = Ledger.model_validate(ledger)
+        ctx.transcript.event(
+            "validate",
+            "verified",
+            revision=state["revision"],
+            statuses={r.id: r.status for r in verified.requirements},
+            unmet=unmet_messages(verified),
+        )
+    return {"validation": result["report"], "profile": result["profile"], "ledger": ledger}
 
 
 def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
@@ -138,6 +150,7 @@ def fan_out(state: SliceState, runtime: Runtime[RunContext]) -> list[Send]:
                 plan=state["plan"],
                 validation=state["validation"],
                 profile=state["profile"],
+                ledger=state.get("ledger"),
             ),
         )
         for name in critic_ids(runtime.context.aw)
@@ -155,6 +168,7 @@ def critic(task: CriticTask, runtime: Runtime[RunContext]) -> SliceState:
         plan=task["plan"],
         validation=task["validation"],
         profile=task["profile"],
+        ledger=task.get("ledger"),
     )
     verdict = get_critic(ctx.aw, task["critic"]).review(ctx.llm, case)
     data = verdict.model_copy(update={"revision": task["revision"]}).model_dump(mode="json")
@@ -167,9 +181,19 @@ def decide(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     crash_point("node:decide")
     ctx = runtime.context
     failing = [v for v in current_verdicts(state) if not v.passed]
+    ledger = Ledger.model_validate(state["ledger"]) if state.get("ledger") else None
+    # An unmet requirement whose plan field the request (or a pin) set cannot change on a
+    # revision: the plan already says what the words say, so the data never will.
+    settled = [
+        r
+        for r in (ledger.by_status("unmet") if ledger else [])
+        if r.plan_fields or r.source == "pinned"
+    ]
     decision: Decision
     if not failing:
         decision = "commit"
+    elif settled:
+        decision = "give_up"
     elif state["revision"] < ctx.aw.index.max_revisions:
         decision = "revise"
     else:
@@ -183,8 +207,13 @@ def decide(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
     )
     update: SliceState = {"decision": decision}
     if decision == "revise":
-        feedback = []
+        feedback = [
+            f"the data does not meet {quoted(r)}: {r.detail}; plan so that it does"
+            for r in (ledger.by_status("unmet") if ledger else [])
+        ]
         for v in failing:
+            if v.critic == CONFORMANCE_ID:
+                continue
             feedback += [f"{v.critic}: {f.message} ({f.reason})" for f in v.blocking]
             for key, value in v.suggested_changes.items():
                 feedback.append(f"{v.critic} suggests {key} = {dumps(value)}")
@@ -195,7 +224,14 @@ def decide(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
         _discard(state)
         names = ", ".join(v.critic for v in failing)
         update["outcome"] = "refused"
-        update["reason"] = f"critics refused after {state['revision'] + 1} attempt(s): {names}"
+        unmet = unmet_messages(ledger) if ledger else []
+        if settled:
+            update["reason"] = "the data does not meet the request: " + "; ".join(unmet)
+        else:
+            update["reason"] = (
+                f"critics refused after {state['revision'] + 1} attempt(s): {names}"
+                + (f" (unmet: {'; '.join(unmet)})" if unmet else "")
+            )
     return update
 
 
@@ -227,13 +263,18 @@ def commit(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
         **ctx.provenance,
         "run_id": state["run_id"],
         "slice": state["slice_id"],
+        "slice_version": ctx.aw.slice(state["slice_id"]).meta.version,
         "revision": state["revision"],
         "models": sorted(ctx.llm.models_used),
         "verdicts": [v.provenance() for v in current_verdicts(state)],
         "approval": approval_record(state),
         "gate_notes": GateResult.model_validate(gate).notes if gate else [],
+        "request": request_record(state),
     }
-    result = commit_bundle(ctx.aw.ws.store(), staged, provenance)
+    try:
+        result = commit_bundle(ctx.aw.ws.store(), staged, provenance)
+    except SnapshotConflict as exc:
+        raise changed_outcome(ctx, state["slice_id"], staged.manifest.name) or exc from None
     snapshot = SnapshotRef(
         name=result.manifest.name,
         path=str(result.path),
@@ -256,8 +297,12 @@ def give_up(state: SliceState, runtime: Runtime[RunContext]) -> SliceState:
 
 # Conditional edges: each routing function returns a label; the path maps send it to a node.
 AFTER_LOAD: dict[Hashable, str] = {
-    "plan": "planner",
+    "ground the request": "ground",
     "pinned requirements impossible": "policy_gate",
+}
+AFTER_GROUND: dict[Hashable, str] = {
+    "plan": "planner",
+    "request refused by policy": "policy_gate",
 }
 AFTER_GATE: dict[Hashable, str] = {
     "refused": END,
@@ -273,14 +318,19 @@ AFTER_DECIDE: dict[Hashable, str] = {
 }
 EDGE_LABELS = [
     str(label)
-    for edges in (AFTER_LOAD, AFTER_GATE, AFTER_APPROVAL, TO_CRITICS, AFTER_DECIDE)
+    for edges in (AFTER_LOAD, AFTER_GROUND, AFTER_GATE, AFTER_APPROVAL, TO_CRITICS, AFTER_DECIDE)
     for label in edges
 ]
 """Every conditional edge's label, as the Mermaid diagram shows it."""
 
 
 def after_load(state: SliceState) -> str:
-    return "pinned requirements impossible" if state.get("pinned_refused") else "plan"
+    return "pinned requirements impossible" if state.get("pinned_refused") else "ground the request"
+
+
+def after_ground(state: SliceState) -> str:
+    grounding = state.get("grounding") or {}
+    return "request refused by policy" if grounding.get("refused") else "plan"
 
 
 def after_gate(state: SliceState) -> str:
@@ -304,6 +354,7 @@ def after_decide(state: SliceState) -> str:
 def build_graph() -> StateGraph[SliceState, RunContext, SliceInput, SliceState]:
     builder = StateGraph(SliceState, context_schema=RunContext, input_schema=SliceInput)
     builder.add_node("load_context", load_context)
+    builder.add_node("ground", ground_request)
     builder.add_node("planner", planner)
     builder.add_node("policy_gate", policy_gate)
     builder.add_node("human_approval", human_approval, metadata={"interrupt": INTERRUPT_NOTE})
@@ -316,6 +367,8 @@ def build_graph() -> StateGraph[SliceState, RunContext, SliceInput, SliceState]:
     # Read the workspace, then plan (unless the pinned requirements alone are impossible).
     builder.add_edge(START, "load_context")
     builder.add_conditional_edges("load_context", after_load, AFTER_LOAD)
+    # Ground the request in its words; a request the policy refuses is not planned.
+    builder.add_conditional_edges("ground", after_ground, AFTER_GROUND)
     builder.add_edge("planner", "policy_gate")
     # The gate stops refused runs, waits for a human when needed, else generates.
     builder.add_conditional_edges("policy_gate", after_gate, AFTER_GATE)

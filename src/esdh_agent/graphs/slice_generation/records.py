@@ -30,6 +30,7 @@ from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import ValidationReport
 from esdh_agent.core.store import process_alive, write_atomic
 from esdh_agent.errors import InputError
+from esdh_agent.ledger.model import Ledger
 from esdh_agent.workspace import Workspace
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "interrupted_runs",
     "list_runs",
     "read_run",
+    "request_record",
     "run_summary",
+    "unhonoured_lines",
     "write_run",
 ]
 
@@ -207,4 +210,44 @@ def run_summary(state: Mapping[str, Any], status: RunStatus) -> JsonObject:
         "approval": approval_record(state),
         "gate_decision": state.get("gate_decision"),
         "reason": state.get("reason"),
+        "ledger": _current_ledger(state),
+    }
+
+
+def _current_ledger(state: Mapping[str, Any]) -> JsonObject | None:
+    """The ledger as far as the run got: verified on the data, else as grounded."""
+    if state.get("ledger"):
+        ledger: JsonObject = state["ledger"]
+        return ledger
+    grounding = state.get("grounding") or {}
+    found: JsonObject | None = grounding.get("ledger")
+    return found
+
+
+def unhonoured_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Parts of the request a run went on without, one line each: requirements not
+    supported or declined, and sentences with checkable words no requirement covers."""
+    data = summary.get("ledger")
+    if not data:
+        return []
+    ledger = Ledger.model_validate(data)
+    lines = [
+        f'{r.id} "{r.quote}": {r.status.replace("_", " ")} ({r.detail})'
+        for r in ledger.requirements
+        if r.status in ("not_supported", "declined")
+    ]
+    lines += [f'"{u.quote}": not supported ({u.reason})' for u in ledger.unsupported]
+    return lines
+
+
+def request_record(state: Mapping[str, Any]) -> JsonObject | None:
+    """The verified ledger and the grammar's hash, for the manifest."""
+    data = state.get("ledger")
+    if not data:
+        return None
+    ledger = Ledger.model_validate(data)
+    return {
+        "ledger_sha256": ledger.ledger_hash(),
+        "grammar_sha256": ledger.grammar_sha256,
+        "ledger": ledger.model_dump(mode="json"),
     }

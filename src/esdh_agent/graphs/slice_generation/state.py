@@ -36,6 +36,8 @@ class SliceState(TypedDict, total=False):
     slice_id: str
     revision: int
     pinned_refused: list[str]  # what the pinned requirements alone make impossible
+    grounding: JsonObject | None  # agents.grounding.Grounding: the request's ledger, judged
+    ledger: JsonObject | None  # ledger.model.Ledger verified on this revision's data
     planner: JsonObject  # PlannerResult
     plan: JsonObject  # the GenerationPlan the gate settled on
     gate: JsonObject  # GateResult
@@ -63,6 +65,7 @@ class CriticTask(TypedDict):
     plan: JsonObject
     validation: JsonObject
     profile: JsonObject
+    ledger: JsonObject | None
 
 
 class RunModel(StructuredModel, Protocol):
