@@ -4,7 +4,8 @@ One session-scoped workspace replays four runs (baseline committed, baseline aga
 unchanged, impossible-14 refused at the gate before the planner is asked, over-cap paused
 for approval); each test gets a copy of those runs in its own fresh ``workspace``, so tests
 never share state and the agent runs only once. ``revised_run`` adds a scripted run a critic
-sent back once with a verified finding (no recorded run has a blocking critic any more).
+sent back once with a verified finding (no recorded run has a blocking critic any more), on a
+slice of its own whose make share no requirement of the ledger covers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from esdh_agent.graphs.slice_generation.runner import read_run, run_slice
 from esdh_agent.llm.transcript import read_transcript
@@ -65,15 +67,53 @@ def load(ws: Workspace, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any
 
 
 PASS = {"score": 0.9, "summary": "looks right", "findings": []}
-PERSONAL = {"Personal": {"Sedan": 0.5, "SUV": 0.5}}
-FEW_TRUCKS = {"Truck": 0.2, "SUV": 0.8}
-TRUCKS_70 = {"Truck": 0.7, "SUV": 0.3}
+
+# A slice of the revised run's own: its words ground the count and the state, but no
+# requirement of the ledger covers the make share ("about 50% Ford" is not a ledger target),
+# so the planner decides it and a critic's check on it can send the plan back. (A slice whose
+# words set the checked field, such as commercial-fleet's "mostly trucks (around 70%)", has it
+# right on the first plan: the ledger wins over the planner, and the finding is satisfied.)
+FORDS = "Fleet refresh: 80 persons in Oregon, and about 50% Ford vehicles."
+FORDS_PINNED = {"person_count": 80}
+TOO_FEW_FORDS = {
+    "score": 0.3,
+    "summary": "too few Fords",
+    "findings": [
+        {
+            "severity": "major",
+            "field": "make",
+            "rule": "makes",
+            "message": "half the vehicles should be Fords",
+            "check": {
+                "kind": "share",
+                "field": "make",
+                "value": "Ford",
+                "expected": 0.5,
+                "quote": "about 50% Ford",
+            },
+        }
+    ],
+}
+HALF_FORDS = {"Ford": 0.5, "Toyota": 0.5}
+
+
+def _write_fords(ws: Workspace) -> None:
+    """The ``fords`` slice at prompts/fords.md (any prompts/*.md is a slice)."""
+    meta = {
+        "id": "fords",
+        "version": "1.0.0",
+        "owner": "qa-tests",
+        "dataset_version": "v0.1",
+        "pinned": FORDS_PINNED,
+    }
+    front = yaml.safe_dump(meta, sort_keys=False)
+    (ws.root / "prompts" / "fords.md").write_text(f"---\n{front}---\n{FORDS}\n", "utf-8")
 
 
 @dataclass(frozen=True)
 class Revised:
     """A run a critic sent back once with a verified finding, then committed (scripted model:
-    the transcript has verdicts but no model calls, so no prose either)."""
+    the transcript has verdicts but no model calls)."""
 
     record: dict[str, Any]
     events: list[dict[str, Any]]
@@ -85,24 +125,23 @@ def revised_run(tmp_path_factory: pytest.TempPathFactory) -> Revised:
     from esdh_agent.agents.context import load_agent_workspace
     from esdh_agent.graphs.slice_generation.records import run_summary
 
-    from tests.scripted import TRUCKS, run_scripted
+    from tests.scripted import run_scripted
 
     ws = Workspace.open(init_workspace(tmp_path_factory.mktemp("revised") / "ws"))
+    _write_fords(ws)
     aw = load_agent_workspace(ws)
     script: dict[str, list[Any]] = {
-        "planner": [
-            {"model_year_min": 2015, "body_style_mix": {**PERSONAL, "Commercial": FEW_TRUCKS}},
-            {"model_year_min": 2015, "body_style_mix": {**PERSONAL, "Commercial": TRUCKS_70}},
-        ],
+        # the first answer leaves the makes at their default (a fifth Fords); the second fixes them
+        "planner": [{"model_year_min": 2015}, {"model_year_min": 2015, "make_mix": HALF_FORDS}],
         **{f"critic:{c}": [PASS] for c in aw.critics},
-        "critic:plan-fidelity": [TRUCKS, PASS],
+        "critic:plan-fidelity": [TOO_FEW_FORDS, PASS],
     }
-    run = run_scripted(ws, "commercial-fleet", script, run_id="revised-1")
+    run = run_scripted(ws, "fords", script, run_id="revised-1")
     assert run.state["outcome"] == "committed" and run.state["revision"] == 1
     record = {
         "run_id": "revised-1",
-        "slice_id": "commercial-fleet",
+        "slice_id": "fords",
         "llm_mode": "scripted",
         **run_summary(run.state, "committed"),
     }
-    return Revised(record, run.events, aw.slice("commercial-fleet").prose)
+    return Revised(record, run.events, aw.slice("fords").prose)

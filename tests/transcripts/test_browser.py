@@ -95,20 +95,30 @@ def test_report_renders_filters_and_screenshots(
     status = page.locator("#run-status")
     assert status.is_visible() and status.inner_text() == "committed"
     assert page.locator("#filter-count").inner_text() == f"{len(events)} event(s) shown"
-    # The request comes first, in the first screen; then plan, gate, data, critics.
+    # The request comes first, in the first screen; then the requirements read from it,
+    # plan, gate, data, critics.
     assert _in_first_screen(page, "#request-prose")
     assert page.locator("#request-prose").inner_text().startswith("We need the standard v0.1")
     order = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
-    assert order[:5] == ["request", "plan", "gate", "validation", "critics"]
+    assert order[:6] == ["request", "requirements", "plan", "gate", "validation", "critics"]
     # Every verdict says what it means, and why, in words a reviewer can read.
-    card = page.locator("#verdict-r0-plan-fidelity")
-    assert card.locator(".badge").inner_text() == "advisory"
-    assert card.locator(".reason").inner_text() == (
+    governance = page.locator("#verdict-r0-governance-privacy")
+    assert governance.locator(".badge").inner_text() == "advisory"
+    assert governance.locator(".reason").inner_text() == (
         "does not count: score 0.00 below 0.5 but no verified finding"
     )
-    governance = page.locator("#verdict-r0-governance-privacy")
     assert "unusable answer" in governance.inner_text()
+    card = page.locator("#verdict-r0-plan-fidelity")
+    assert card.locator(".badge").inner_text() == "advisory"
+    assert (
+        card.locator(".reason")
+        .inner_text()
+        .startswith(
+            "does not count: critical finding not verified (no check the framework can verify)"
+        )
+    )
     assert page.locator("#verdict-r0-rules .badge").inner_text() == "pass"
+    assert page.locator("#verdict-r0-request .badge").inner_text() == "pass"
 
     # A critic: other critics' rows and cards disappear; the planner's stay for context.
     page.select_option("#filter-critic", "plan-fidelity")

@@ -56,6 +56,7 @@ def test_diff_json(workspace: Workspace, runs: Runs) -> None:
     states = {v["critic"]: v["a"]["state"] for v in diff["verdicts"]}
     assert states == {
         "rules": "pass",
+        "request": "pass",
         "plan-fidelity": "advisory",
         "governance-privacy": "advisory",
         "realism-coherence": "pass",
@@ -187,17 +188,26 @@ def test_show_says_what_each_verdict_means(cli: Callable[..., CliResult], runs: 
         if line.startswith("  ") and "score" in line
     }
     states = [line.split()[1] for line in lines.values()]
-    assert states == ["advisory", "advisory", "pass", "pass"]  # what does not count first
+    assert states == ["advisory", "advisory", "pass", "pass", "pass"]  # what does not count first
     assert (
         "advisory score 0.00 (threshold 0.5) — does not count: score 0.00 below 0.5 but no "
-        "verified finding" in lines["plan-fidelity"]
+        "verified finding" in lines["governance-privacy"]
+    )
+    assert (
+        "advisory score 0.50 (threshold 0.5) — does not count: critical finding not verified "
+        "(no check the framework can verify)" in lines["plan-fidelity"]
     )
     assert (
         "pass score 1.00 (threshold 1) — passes: no error-level validation findings"
         in (lines["rules"])
     )
-    assert "model's summary: unusable answer" in critics  # governance-privacy's "… DATA: {"
-    assert "model's summary: The request is not supported by the QA team." in critics
+    assert (
+        "pass score 1.00 (threshold 1) — passes: all 32 checkable requirement(s) met on the data"
+        in lines["request"]
+    )
+    # governance-privacy's "… DATA: {" and plan-fidelity's "{" are not prose
+    assert critics.count("model's summary: unusable answer") == 2
+    assert "model's summary: The request is not acceptable and the data should be" in critics
     assert not re.search(r"summary: .*\{\s*$", critics, re.M)
     assert all(len(line) < 300 for line in critics.splitlines())  # one bounded line each
 
@@ -230,9 +240,15 @@ def test_show_json_carries_each_verdicts_state_and_reason(
     result = cli("transcripts", "show", runs.baseline, "--json")
     data = json.loads(result.out)
     briefs = {v["critic"]: v for v in data["run"]["verdicts"]}
-    assert briefs["plan-fidelity"]["state"] == "advisory"
-    assert briefs["plan-fidelity"]["reason"] == "score 0.00 below 0.5 but no verified finding"
+    assert briefs["governance-privacy"]["state"] == "advisory"
+    assert briefs["governance-privacy"]["reason"] == "score 0.00 below 0.5 but no verified finding"
     assert briefs["governance-privacy"]["summary_line"] == "unusable answer"
-    assert briefs["plan-fidelity"]["passed"] is True  # the old fields keep their meaning
+    assert briefs["governance-privacy"]["passed"] is True  # the old fields keep their meaning
+    assert briefs["plan-fidelity"]["state"] == "advisory"
+    assert briefs["plan-fidelity"]["reason"].startswith(
+        "critical finding not verified (no check the framework can verify)"
+    )
+    assert briefs["request"]["state"] == "pass"
+    assert briefs["request"]["reason"] == "all 32 checkable requirement(s) met on the data"
     events = [e for e in data["events"] if e["type"] == "verdict"]
     assert {e["critic"]: e["state"] for e in events} == {c: v["state"] for c, v in briefs.items()}

@@ -50,9 +50,19 @@ def test_committed_against_refused_at_the_gate(workspace: Workspace, runs: Runs)
         "state": "pass",
         "reason": "no error-level validation findings",
     }
-    fidelity = next(v for v in diff["verdicts"] if v["critic"] == "plan-fidelity")
+    verdicts = {v["critic"]: v for v in diff["verdicts"]}
+    governance = verdicts["governance-privacy"]
+    assert governance["a"]["state"] == "advisory" and governance["b"] is None
+    assert governance["a"]["reason"] == "score 0.00 below 0.5 but no verified finding"
+    fidelity = verdicts["plan-fidelity"]
     assert fidelity["a"]["state"] == "advisory" and fidelity["b"] is None
-    assert fidelity["a"]["reason"] == "score 0.00 below 0.5 but no verified finding"
+    assert fidelity["a"]["reason"].startswith(
+        "critical finding not verified (no check the framework can verify)"
+    )
+    # The rule-based request critic judged A's data against its ledger; B never got there.
+    request = verdicts["request"]
+    assert request["a"]["state"] == "pass" and request["b"] is None and not request["flipped"]
+    assert request["a"]["reason"] == "all 32 checkable requirement(s) met on the data"
     assert diff["snapshot"]["b"] is None and diff["snapshot"]["same_content"] is None
     assert diff["llm"]["calls"]["b"] == 0 and diff["llm"]["calls"]["delta"] < 0
     for section in ("status", "plan", "validation", "verdicts", "snapshot", "llm"):
@@ -65,7 +75,7 @@ def test_a_verdict_that_blocked_then_passed(revised_run: Revised) -> None:
     diff = diff_runs({**revised_run.record, "verdicts": []}, first, revised_run.record, last)
     row = next(v for v in diff["verdicts"] if v["critic"] == "plan-fidelity")
     assert row["flipped"] and (row["a"]["state"], row["b"]["state"]) == ("blocking", "pass")
-    assert row["a"]["reason"].startswith("major finding verified (body_style=Truck: expected")
+    assert row["a"]["reason"].startswith("major finding verified (make=Ford: expected 0.500")
     assert diff["flipped"] == ["plan-fidelity"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import html
 import re
 from typing import Any
 
@@ -91,13 +92,20 @@ def test_the_request_comes_first_then_plan_gate_data_critics(
 ) -> None:
     record, events = load(workspace, runs.baseline)
     page = render_run_html(record, events)
-    assert _sections(page)[:5] == ["request", "plan", "gate", "validation", "critics"]
+    # The request, then the requirements read from it, then plan, gate, data, critics.
+    order = ["request", "requirements", "plan", "gate", "validation", "critics"]
+    assert _sections(page)[:6] == order
     assert "slice baseline version 1.0.0 — recorded by the run" in page
     # A transcript from before runs recorded their request: the planner's prompt still has it.
     older = render_run_html(record, [e for e in events if e.get("type") != "request"])
     assert "slice baseline version 1.0.0 — as the planner received it" in older
     prose = re.search(r'<blockquote id="request-prose">(.*?)</blockquote>', page, re.S)
-    assert prose and prose.group(1).startswith("We need the standard v0.1 baseline")
+    # Grounded quotes are marked (and tagged with their requirement's id) in the prose; the
+    # words a reader sees are the prose the run recorded, unchanged.
+    assert prose and '<mark class="req st-met" data-reqs="R1"' in prose.group(1)
+    text = html.unescape(re.sub(r"<sup>.*?</sup>|<[^>]+>", "", prose.group(1)))
+    recorded = next(e["prose"] for e in events if e.get("type") == "request")
+    assert text.startswith("We need the standard v0.1 baseline") and text == recorded.strip()
     # Each plan field says where it came from: the baseline is locked, so pinned or default.
     assert 'id="plan-person_count" data-source="pinned"' in page
     assert 'id="plan-make_mix" data-source="default"' in page
@@ -106,21 +114,46 @@ def test_the_request_comes_first_then_plan_gate_data_critics(
 
 def test_critic_cards_say_what_each_verdict_means(workspace: Workspace, runs: Runs) -> None:
     page = render_run_html(*load(workspace, runs.baseline))
+    # A low score with no verified finding does not count (the recorded governance answer
+    # scores 0 and names no finding)...
+    governance = _card(page, "verdict-r0-governance-privacy")
+    assert 'data-state="advisory"' in governance
+    assert '<span class="badge wait">advisory</span>' in governance
+    assert (
+        'id="verdict-r0-governance-privacy-reason">does not count: score 0.00 below 0.5 but no '
+        "verified finding</p>" in governance
+    )
+    # ...its summary ends in a half-written JSON object: shown as unusable, raw text kept.
+    assert "summary: <b>unusable answer</b>" in governance and "what the model wrote" in governance
+    # ...nor does a critical finding with no check the framework can verify (plan-fidelity's
+    # recorded answer: score 0.5, one critical finding without a check).
     card = _card(page, "verdict-r0-plan-fidelity")
     assert 'data-state="advisory"' in card and '<span class="badge wait">advisory</span>' in card
     assert (
-        'id="verdict-r0-plan-fidelity-reason">does not count: score 0.00 below 0.5 but no '
-        "verified finding</p>" in card
+        'id="verdict-r0-plan-fidelity-reason">does not count: critical finding not verified '
+        "(no check the framework can verify): This request is not allowed to be made again.</p>"
+        in card
     )
-    assert "model&#x27;s summary: The request is not supported by the QA team." in card
+    assert 'class="finding" data-status="advisory"' in card
     # Input beside output: the critic's prompt and its numbered answer.
     assert "input: the prompt (" in card and "attempt 1 (" in card
-    governance = _card(page, "verdict-r0-governance-privacy")
-    assert "summary: <b>unusable answer</b>" in governance and "what the model wrote" in governance
+    realism = _card(page, "verdict-r0-realism-coherence")
+    assert 'data-state="pass"' in realism and "passes: score 0.50 meets 0.4" in realism
+    assert "model&#x27;s summary: The request is not acceptable and the data" in realism
     rules = _card(page, "verdict-r0-rules")
     assert 'data-state="pass"' in rules and "passes: no error-level validation findings" in rules
+    # The rule-based request critic always runs, on the ledger verified on the data.
+    request = _card(page, "verdict-r0-request")
+    assert 'data-state="pass"' in request
+    assert "passes: all 32 checkable requirement(s) met on the data" in request
     # Advisory cards come before plain passes.
-    assert page.index("verdict-r0-plan-fidelity") < page.index('id="verdict-r0-rules"')
+    advisory = max(
+        page.index(f'id="verdict-r0-{c}"') for c in ("plan-fidelity", "governance-privacy")
+    )
+    passes = min(
+        page.index(f'id="verdict-r0-{c}"') for c in ("rules", "request", "realism-coherence")
+    )
+    assert advisory < passes
 
 
 def test_the_mode_fallback_is_info_and_attempts_are_numbered(
@@ -139,18 +172,24 @@ def test_a_blocking_verdict_shows_its_verified_finding(revised_run: Revised) -> 
     card = _card(page, "verdict-r0-plan-fidelity")
     assert 'data-state="blocking"' in card and "BLOCKING" in card
     reason = re.search(r'-reason">(.*?)</p>', card)
+    # The default makes are a fifth Fords; the request asked for about half.
     assert reason and reason.group(1).startswith(
-        "blocks: major finding verified (body_style=Truck: expected 0.700, observed"
+        "blocks: major finding verified (make=Ford: expected 0.500, observed 0.200)"
     )
     assert 'data-state="pass"' in _card(page, "verdict-r1-plan-fidelity")
-    # A scripted run has no planner request: the prose comes from the slice file, labelled.
+    # A scripted run records no request: the prose comes from the slice file, labelled.
     assert "from the slice file (the transcript does not hold it)" in page
-    assert "For the commercial auto quote flow" in page[page.index('id="request-prose"') :][:400]
-    # The plan's sources: the slice pins the count, the planner proposed the rest it changed.
+    assert page[page.index('id="request-prose"') :].startswith('id="request-prose">Fleet refresh: ')
+    # The plan's sources: the slice pins the count, the words set the state (linked to the
+    # requirement's row), the planner set the makes on its second answer and the model years
+    # on both; the rest stayed at the defaults.
     assert 'id="plan-person_count" data-source="pinned"' in page
+    assert 'id="plan-state_mix" data-source="request R2"' in page
+    assert '<td class="src-request">request <a href="#req-R2">R2</a></td>' in page
+    assert '<tr id="req-R2" ' in page
     assert 'id="plan-model_year_min" data-source="model"' in page
-    assert 'id="plan-body_style_mix" data-source="model"' in page
-    assert 'id="plan-make_mix" data-source="default"' in page
+    assert 'id="plan-make_mix" data-source="model"' in page
+    assert 'id="plan-body_style_mix" data-source="default"' in page
 
 
 def test_a_run_refused_at_the_gate(workspace: Workspace, runs: Runs) -> None:
@@ -185,7 +224,14 @@ def _card(page: str, ident: str) -> str:
 def test_page_is_self_contained_and_its_csp_matches(workspace: Workspace, runs: Runs) -> None:
     page = render_run_html(*load(workspace, runs.baseline))
     assert not re.search(r"<(link|img|iframe|object|embed)\b", page)
-    assert not re.search(r"\b(src|href)\s*=", page)
+    # Nothing is loaded from elsewhere: no src at all, and every link is an in-page anchor
+    # (the request's marks and the requirements' rows link to each other) whose target is
+    # on the page.
+    assert not re.search(r"\bsrc\s*=", page)
+    links = re.findall(r"""\bhref\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", page)
+    assert links and all(re.fullmatch(r'"#[\w-]+"', link) for link in links), links
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    assert {link[2:-1] for link in links} <= ids
     assert "http://" not in page and "https://" not in page
     for tag in ("style", "script"):
         body = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S)

@@ -1,8 +1,12 @@
 """What ``run slice-generation`` and ``resume`` print: node-by-node progress and a summary.
 
-The summary leads with the outcome; a paused run shows every reason and the exact resume
+The summary leads with the outcome, then the request's **requirements** (``print_ledger``:
+one line per requirement with its quote, reading, source and status — met, unmet with what
+the data has, not supported, declined, refused, overridden — then what was not honoured, the
+conflicts and the discarded model readings; a committed run that went on without parts of
+its request says so in a warning line). A paused run shows every reason and the exact resume
 command, a refused one the gate's or the critics' reasons, a failed one its error (on stdout
-too, so a log of stdout alone says why).
+too, so a log of stdout alone says why). ``transcripts show`` prints the same ledger block.
 """
 
 from __future__ import annotations
@@ -12,13 +16,34 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from esdh_agent.graphs.slice_generation.runner import RunResult
+    from esdh_agent.transcripts.ledger_view import LedgerView
 
-__all__ = ["NODE_LABELS", "live_progress", "print_result", "progress_printer"]
+__all__ = [
+    "NODE_LABELS",
+    "STATUS_STYLE",
+    "live_progress",
+    "print_ledger",
+    "print_result",
+    "progress_printer",
+]
+
+STATUS_STYLE = {
+    "met": "green",
+    "unmet": "bold red",
+    "not_supported": "yellow",
+    "declined": "yellow",
+    "refused": "bold red",
+    "overridden": "dim",
+    "pending": "",
+}
+"""The colour of each requirement status, on every terminal view."""
+_QUOTE = 34
 
 NODE_LABELS = {
     "load_context": "read workspace",
@@ -129,9 +154,89 @@ def _print_gate(result: RunResult, console: Console) -> None:
         _line(console, "approval", str(decision.get("message") or kind))
 
 
+def _quote(text: str, limit: int = _QUOTE) -> str:
+    line = " ".join(text.split())
+    return f'"{line if len(line) <= limit else line[: limit - 1].rstrip() + "…"}"'
+
+
+def _found(measured: object, detail: str) -> str:
+    from esdh_agent.transcripts.ledger_view import show_value
+
+    measured_text = "" if measured is None else f"measured {show_value(measured)}"
+    return "; ".join(p for p in (measured_text, " ".join(detail.split())) if p) or "—"
+
+
+def print_ledger(console: Console, view: LedgerView, *, committed: bool = False) -> None:
+    """The requirements block: one line per requirement (id first, whole; columns aligned,
+    long lines wrap rather than being cut), then what was not honoured, the conflicts and the
+    discarded model readings (see the module's docstring)."""
+    from esdh_agent.transcripts.ledger_view import (
+        STATUS_LABEL,
+        not_honoured,
+        show_value,
+        unhonoured_warning,
+    )
+
+    ledger = view.ledger
+    console.print(Text.assemble(("\nRequirements ", "bold"), (f"({view.stage})", "dim")))
+    reqs = ledger.requirements
+    quotes = [_quote(r.quote) for r in reqs]
+    labels = [r.label() for r in reqs]
+    wid, wq, wl = (
+        max((len(x) for x in col), default=0) for col in ([r.id for r in reqs], quotes, labels)
+    )
+    for r, quote, label in zip(reqs, quotes, labels, strict=True):
+        console.print(
+            Text.assemble(
+                (f"  {r.id:<{wid}} ", "bold"),
+                f"{quote:<{wq}} {label:<{wl}} ",
+                (f"{r.source:<7} ", "dim"),
+                (f"{STATUS_LABEL[r.status]:<13}", STATUS_STYLE[r.status]),
+                (f" {_found(r.measured, r.detail)}", "dim" if r.status == "met" else ""),
+            )
+        )
+    if not reqs:
+        console.print(Text("  no checkable requirement was read from the request", "dim"))
+    missing = not_honoured(view)
+    if missing:
+        console.print(Text("Not honoured", "bold yellow"))
+        for h in missing:
+            console.print(
+                Text.assemble(
+                    (f"  {h.ident} ", "bold"),
+                    _quote(h.quote, 80),
+                    (f": {h.status}", "yellow"),
+                    (f" — {h.why}", "dim"),
+                )
+            )
+    if ledger.conflicts:
+        console.print(Text("Conflicts", "bold"))
+        for c in ledger.conflicts:
+            other = c.other
+            console.print(
+                Text.assemble(
+                    f"  {c.kept} kept over {other.id} {_quote(other.quote)} ({other.label()})",
+                    (f": {c.reason}", "dim"),
+                )
+            )
+    if ledger.discarded:
+        console.print(Text("Discarded model readings", "bold"))
+        for d in ledger.discarded:
+            console.print(
+                Text.assemble(
+                    f"  {d.target} {_quote(d.quote)} = {show_value(d.value)}",
+                    (f": {d.reason}", "dim"),
+                )
+            )
+    warning = unhonoured_warning(view) if committed else None
+    if warning:
+        console.print(Text.assemble(("warning: ", "bold yellow"), warning))
+
+
 def print_result(result: RunResult, console: Console) -> None:
     """The run's summary: outcome, plan, gate, validator, critics, snapshot, model use."""
     from esdh_agent.agents.models import summary_line, verdict_reason, verdict_state
+    from esdh_agent.transcripts.ledger_view import NOT_GROUNDED, run_ledger
 
     s = result.summary
     colour = {"committed": "green", "unchanged": "green", "awaiting_approval": "yellow"}.get(
@@ -143,6 +248,11 @@ def print_result(result: RunResult, console: Console) -> None:
     error = result.error.one_line() if result.error is not None else s.get("error")
     if result.status == "failed" or error:
         _line(console, "error", str(error or "the run stopped without an outcome"))
+    view = run_ledger({"ledger": s.get("ledger")}, [])
+    if view is not None:
+        print_ledger(console, view, committed=result.status in ("committed", "unchanged"))
+    elif "ledger" in s:
+        _line(console, "ledger", NOT_GROUNDED)
     plan = s.get("plan") or {}
     if plan:
         _line(

@@ -1,8 +1,11 @@
 """A run's transcript as a readable view in the terminal (``transcripts show``).
 
 It reads top to bottom the way a reviewer asks, like the HTML page: the outcome, **the
-request** (the slice's prose as the run used it), **the plan** with each field's source
-(pinned, model, default; what the planner dropped), **the gate**, **the data** (validator
+request** (the slice's prose as the run used it, each grounded quote underlined), **the
+requirements** its ledger read from it (``cli.run_view.print_ledger``: status, measured value,
+what was not honoured; older transcripts say they were recorded before requirements
+ledgers), **the plan** with each field's source (pinned, ``request R3``, model, default; what
+the planner dropped), **the gate**, **the data** (validator
 counts), **the critics** of the last revision (state — blocking, pass, advisory, abstained —
 with its reason, the model's one-line summary and every finding with why it did or did not
 count), then the timeline of events: model calls numbered by attempt, the expected
@@ -20,15 +23,17 @@ from rich.table import Table
 from rich.text import Text
 
 from esdh_agent.agents.models import one_line, summary_line, verdict_reason, verdict_state
+from esdh_agent.cli.run_view import print_ledger
 from esdh_agent.transcripts.diff import finding_key, node_usage, outcome_line
 from esdh_agent.transcripts.events import EventNote, event_notes, latency_label
 from esdh_agent.transcripts.html_critics import STATE_WHY
+from esdh_agent.transcripts.ledger_view import event_line, ledger_note, prose_spans, run_ledger
 from esdh_agent.transcripts.request import SliceText, plan_provenance, run_request, slice_prose
 
 __all__ = ["STATE_COLOUR", "print_timeline"]
 
 STATE_COLOUR = {"blocking": "red", "pass": "green", "advisory": "yellow", "abstained": "magenta"}
-_SOURCE_STYLE = {"pinned": "bold blue", "model": "yellow", "default": "dim"}
+_SOURCE_STYLE = {"pinned": "bold blue", "request": "green", "model": "yellow", "default": "dim"}
 
 
 def _short(value: Any, limit: int = 160) -> str:
@@ -60,8 +65,17 @@ def _request(
         req = run_request(record, events, _workspace_prose(record))
     version = f" version {req.version}" if req.version else ""
     console.print(f"\n[bold]Request[/] slice {escape(req.slice_id)}{version} — {req.source}")
-    for line in (req.prose or "").splitlines():
-        console.print(Text(f"  │ {line}"))
+    view = run_ledger(record, events)
+    prose = Text(req.prose or "")
+    for span in prose_spans(prose.plain, view) if view is not None else []:
+        prose.stylize("underline", span.start, span.end)
+    for line in prose.split("\n") if prose.plain else []:
+        console.print(Text("  │ ") + line)
+    if view is not None:
+        print_ledger(console, view, committed=record.get("status") in ("committed", "unchanged"))
+    else:
+        note = ledger_note(record, events)
+        console.print(Text.assemble(("\nRequirements ", "bold"), (str(note), "dim")))
 
 
 def _plan(console: Console, record: dict[str, Any], events: list[Any]) -> None:
@@ -72,7 +86,7 @@ def _plan(console: Console, record: dict[str, Any], events: list[Any]) -> None:
     console.print(f"\n[bold]Plan[/] (revision {prov.revision}) — each field's source")
     table = Table("field", "value", "source", box=None, padding=(0, 2), pad_edge=True)
     for f in prov.fields:
-        style = _SOURCE_STYLE.get(f.source.split(",")[0], "")
+        style = _SOURCE_STYLE.get(f.source.split(",")[0].split(" ")[0], "")
         table.add_row(Text(f.name), Text(_short(f.value, 400)), Text(f.source, style))
     console.print(table)
     if prov.dropped:
@@ -95,17 +109,18 @@ def _gate_and_data(console: Console, record: dict[str, Any], events: list[Any]) 
                 parts.append(f"{key.replace('_', ' ')}: {'; '.join(map(str, e[key]))}")
         if marks:
             parts.append(f"resume with: {marks[-1]['resume_command']}")
-        console.print(Text("\nGate  ", "bold") + Text(" — ".join(parts)))
+        console.print(Text.assemble(("\nGate  ", "bold"), " — ".join(parts)))
     elif record.get("status") == "awaiting_approval" and awaiting.get("reasons"):
         reasons = "; ".join(map(str, awaiting["reasons"]))
-        console.print(Text("\nGate  ", "bold") + Text(f"paused for a human approval: {reasons}"))
+        paused = f"paused for a human approval: {reasons}"
+        console.print(Text.assemble(("\nGate  ", "bold"), paused))
     else:
         console.print("\n[bold]Gate[/]  did not decide in this run")
     counts = record.get("validation")
     if counts:
         rows = ", ".join(f"{n:,} {entity}" for entity, n in (counts.get("rows") or {}).items())
         text = f"validator {counts.get('errors')} error(s), {counts.get('warnings')} warning(s)"
-        console.print(Text("Data  ", "bold") + Text(f"{text} over {rows or 'no rows'}"))
+        console.print(Text.assemble(("Data  ", "bold"), f"{text} over {rows or 'no rows'}"))
 
 
 def _verdict(
@@ -213,6 +228,8 @@ def _event(console: Console, e: dict[str, Any], note: EventNote, shown: int | No
         _verdict(console, e, f"{head} (revision {revision}) ", 38, findings=revision != shown)
     elif kind == "commit":
         console.print(f"{head} [green]{e.get('status')}[/] {e.get('name')} {e.get('content_hash')}")
+    elif kind in ("ledger", "verified"):
+        console.print(Text.from_markup(f"{head} {kind} ") + Text(event_line(e) or ""))
     elif kind in ("run_start", "run_resume", "run_end", "run_error"):
         console.print(f"{head} {kind} {escape(_short(e.get('status') or e.get('error') or ''))}")
 
@@ -237,7 +254,7 @@ def print_timeline(
     )
     if record.get("status") not in (None, "running") and record.get("run_id"):
         console.print(Text(f"  {outcome_line(record)}"))
-    if any(e.get("node") in ("load_context", "planner") for e in events) or request:
+    if any(e.get("node") in ("load_context", "ground", "planner") for e in events) or request:
         _request(console, record, events, request)
         _plan(console, record, events)
         _gate_and_data(console, record, events)

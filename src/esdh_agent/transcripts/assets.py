@@ -1,7 +1,9 @@
 """The run page's inline style and script (hashed into its Content-Security-Policy).
 
 The script only filters and expands: the node and critic selects hide the ``.filterable``
-elements of other nodes or critics, and "expand all" opens every ``<details>``.
+elements of other nodes or critics, the requirements' status select hides the ledger rows of
+other statuses, and "expand all" opens every ``<details>``. Marks in the request link to
+their requirement's row by plain anchors (no script), and ``:target`` highlights the row.
 """
 
 from __future__ import annotations
@@ -38,25 +40,40 @@ td.src-default{color:var(--mute)}
 .card.abstained{border-left-color:var(--mute)}.reason{font-weight:600;margin:4px 0}
 .card td:nth-child(5){width:40%}tr.finding.blocking td{background:#ffebe9}.muted{color:var(--mute)}
 .exchange{display:grid;grid-template-columns:1fr 1fr;gap:8px}tr.info td{color:var(--mute)}
-ul{margin:4px 0;padding-left:20px}
+ul{margin:4px 0;padding-left:20px}td.src-request{color:var(--ok);font-weight:600}
+mark.req{background:#fff8c5;border-bottom:2px solid var(--wait);padding:0 1px}
+mark.req a{color:inherit;text-decoration:none}mark.st-met{background:#dafbe1;
+border-bottom-color:var(--ok)}mark.st-unmet,mark.st-refused{background:#ffebe9;
+border-bottom-color:var(--bad)}mark.st-overridden{background:#eaeef2;
+border-bottom-color:var(--mute)}mark.st-pending{background:#ddf4ff;border-bottom-color:#0969da}
+a.req-tag{font-size:10px;margin:0 1px;color:var(--mute)}.st{font-weight:600}
+.st.st-met{color:var(--ok)}.st.st-unmet,.st.st-refused{color:var(--bad)}
+.st.st-not_supported,.st.st-declined{color:var(--wait)}.st.st-overridden{color:var(--mute)}
+tr.req-row:target td,li:target{background:#ddf4ff}tr.req-row.st-unmet td.status{background:#ffebe9}
+.warn{border-left:4px solid var(--wait);background:#fff8c5;padding:4px 10px;font-weight:600}
+a.back{text-decoration:none}tr.req-row,#not-honoured li,a.req-tag{scroll-margin-top:72px}
 """
 
 JS = """(function () {
   var node = document.getElementById('filter-node');
   var critic = document.getElementById('filter-critic');
+  var status = document.getElementById('filter-req-status');
   function apply() {
-    var n = node.value, c = critic.value, shown = 0;
+    var n = node.value, c = critic.value, s = status ? status.value : '', shown = 0;
     document.querySelectorAll('.filterable').forEach(function (el) {
       var en = el.getAttribute('data-node'), ec = el.getAttribute('data-critic');
-      el.hidden = (n !== '' && en !== n) || (c !== '' && ec !== '' && ec !== c);
+      var es = el.classList.contains('req-row') ? el.getAttribute('data-status') : s;
+      el.hidden = (n !== '' && en !== n) || (c !== '' && ec !== '' && ec !== c) ||
+        (s !== '' && es !== s);
       if (!el.hidden && el.classList.contains('event')) { shown += 1; }
     });
     document.getElementById('filter-count').textContent = shown + ' event(s) shown';
   }
   node.addEventListener('change', apply);
   critic.addEventListener('change', apply);
+  if (status) { status.addEventListener('change', apply); }
   document.getElementById('filter-reset').addEventListener('click', function () {
-    node.value = ''; critic.value = ''; apply();
+    node.value = ''; critic.value = ''; if (status) { status.value = ''; } apply();
   });
   document.getElementById('expand-all').addEventListener('click', function () {
     var open = this.getAttribute('data-open') !== 'true';

@@ -1,8 +1,11 @@
 """A run's transcript as one self-contained HTML page, for reviewers.
 
 The page reads top to bottom the way a reviewer asks: the outcome and why, then **the
-request** (the slice's prose, as the run used it), **the plan** with each field's source
-(pinned, model, default; fields the planner dropped), **the gate**, **the data** (validator
+request** (the slice's prose, as the run used it, each grounded quote marked and linked to
+its requirement), **the requirements** ledger (status, measured value, plan fields; what was
+not honoured, with its quote: ``transcripts.ledger_html``), **the plan** with each field's
+source (pinned, ``request R3`` linked to its requirement, model, default; fields the planner
+dropped), **the gate**, **the data** (validator
 counts and findings), **the critics** (each verdict's state — blocking, pass, advisory,
 abstained — with its reason, the model's one-line summary, every finding with why it did or
 did not count, and the critic's prompt beside its answers), then decisions, re-asks and
@@ -25,6 +28,8 @@ from esdh_agent.transcripts.assets import CSS, JS
 from esdh_agent.transcripts.diff import finding_key, outcome_line
 from esdh_agent.transcripts.html_critics import critics_section
 from esdh_agent.transcripts.html_events import filters, is_reask, listing, timeline, usage
+from esdh_agent.transcripts.ledger_html import marked_prose, requirements_section, row_anchor
+from esdh_agent.transcripts.ledger_view import run_ledger
 from esdh_agent.transcripts.markup import attrs, details, esc, js, kv, pre, table, ul
 from esdh_agent.transcripts.request import SliceText, plan_provenance, run_request
 
@@ -67,26 +72,42 @@ def _header(record: dict[str, Any]) -> str:
 
 def _request(
     record: dict[str, Any], events: list[dict[str, Any]], fallback: SliceText | str | None
-) -> str:
+) -> tuple[str, set[str]]:
+    """The request section, and the ids of the requirements whose quote it marked."""
     req = run_request(record, events, fallback)
     version = f" version {req.version}" if req.version else ""
     head = f"slice {req.slice_id}{version} — {req.source}"
-    body = (
-        f'<blockquote id="request-prose">{esc(req.prose)}</blockquote>'
-        if req.prose
-        else '<p id="request-prose" class="muted">The slice\'s prose is not in this transcript.</p>'
-    )
-    return (
+    view = run_ledger(record, events)
+    located: set[str] = set()
+    if req.prose and view is not None:
+        text, located = marked_prose(req.prose, view)
+        body = f'<blockquote id="request-prose">{text}</blockquote>'
+    elif req.prose:
+        body = f'<blockquote id="request-prose">{esc(req.prose)}</blockquote>'
+    else:
+        body = (
+            '<p id="request-prose" class="muted">The slice\'s prose is not in this transcript.</p>'
+        )
+    section = (
         f'<section id="request"><h2>Request</h2><p class="muted" id="request-source">'
         f"{esc(head)}</p>{body}</section>"
     )
+    return section, located
+
+
+def _source(source: str, ids: tuple[str, ...]) -> str:
+    """A plan field's source cell: ``request R3, R4`` links to the requirements' rows."""
+    if not ids:
+        return f'<td class="src-{esc(source.split(",")[0])}">{esc(source)}</td>'
+    links = ", ".join(f'<a href="#{esc(row_anchor(i))}">{esc(i)}</a>' for i in ids)
+    return f'<td class="src-request">request {links}</td>'
 
 
 def _plan(record: dict[str, Any], events: list[dict[str, Any]]) -> str:
     prov = plan_provenance(record, events)
     rows = [
         f"<td>{esc(f.name)}</td><td><code>{esc(js(f.value))}</code></td>"
-        f'<td class="src-{esc(f.source.split(",")[0])}">{esc(f.source)}</td>'
+        + _source(f.source, f.requirements)
         for f in prov.fields
     ]
     row_attrs = [f'id="plan-{esc(f.name)}" data-source="{esc(f.source)}"' for f in prov.fields]
@@ -185,11 +206,13 @@ def render_run_html(
     )
     title = f"ESDH run {record.get('run_id')} — {record.get('status')}"
     decisions = {"decision", "approval", "commit"}
+    request_html, located = _request(record, events, request)
     sections = (
         _header(record),
         filters(events),
         "<main>",
-        _request(record, events, request),
+        request_html,
+        requirements_section(record, events, located),
         _plan(record, events),
         _gate(record, events),
         _validation(record, events),

@@ -14,6 +14,7 @@ from typing import Any
 from esdh_agent.agents.models import summary_line, verdict_reason, verdict_state
 from esdh_agent.transcripts.diff import USAGE_KEYS, critic_of, node_usage
 from esdh_agent.transcripts.events import EventNote, event_notes, is_mode_change, latency_label
+from esdh_agent.transcripts.ledger_view import event_line
 from esdh_agent.transcripts.markup import attrs, details, esc, js, pre, slug, table, ul
 
 __all__ = ["event_detail", "filters", "is_reask", "listing", "timeline", "usage"]
@@ -96,6 +97,9 @@ def event_detail(e: dict[str, Any], note: EventNote) -> str:
         return esc(line + f"summary: {summary_line(e.get('summary'))}")
     if kind == "commit":
         return esc(f"{e.get('status')} {e.get('name')} {e.get('content_hash')}")
+    if kind in ("ledger", "verified"):
+        bulky = {k: e[k] for k in ("ledger", "fields", "provenance", "statuses") if e.get(k)}
+        return esc(event_line(e)) + "".join(details(k, pre(v)) for k, v in bulky.items())
     rest = {k: v for k, v in e.items() if k not in _SKIP}
     bulky = {k: v for k, v in rest.items() if isinstance(v, dict | list) or len(str(v)) > 120}
     line = ", ".join(f"{k}={js(v)}" for k, v in rest.items() if k not in bulky)

@@ -12,7 +12,9 @@ Every run view opens with these, before the gate, the data and the critics.
   run starts would make every transcript self-contained.
 * **The plan's provenance**: each field of the plan the run generated (or would have, or
   that awaits approval) is
-  ``pinned`` (the slice's front matter, recorded by ``load_context``), ``model`` (the
+  ``pinned`` (the slice's front matter, recorded by ``load_context``), ``request R3`` (set
+  by the requirements of the request's ledger that quote it, from the ``ground`` event's
+  provenance; they win over the planner like pins), ``model`` (the
   planner's proposal, as proposed), ``model, changed by the gate`` (proposed, then clamped or
   corrected by policy) or ``default``. A locked slice, or a proposal the gate set aside, leaves
   no model fields. Fields the planner dropped as invalid are listed with their errors.
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from esdh_agent.transcripts.diff import final_plan
+from esdh_agent.transcripts.ledger_view import field_requirements, run_ledger
 
 if TYPE_CHECKING:
     from esdh_agent.workspace import Workspace
@@ -79,9 +82,12 @@ def slice_prose(ws: Workspace, slice_id: str) -> SliceText | None:
 
 @dataclass(frozen=True)
 class PlanField:
+    """One plan field, its source, and the requirements that set it (``request`` source)."""
+
     name: str
     value: Any
     source: str
+    requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,15 +155,19 @@ def plan_provenance(record: dict[str, Any], events: list[dict[str, Any]]) -> Pla
     notes = [str(n) for n in (gates[-1].get("notes") or [])] if gates else []
     proposal = _mapping(last.get("proposal"))
     used = not context.get("locked") and not any(n.startswith(_SET_ASIDE) for n in notes)
+    view = None if context.get("locked") else run_ledger(record, events)
     fields = []
     for name, value in plan.items():
+        ids: tuple[str, ...] = ()
         if name in pinned:
             source = "pinned"
+        elif ids := tuple(field_requirements(view, name)):
+            source = "request " + ", ".join(ids)
         elif used and name in proposal:
             source = "model" if proposal[name] == value else "model, changed by the gate"
         else:
             source = "default"
-        fields.append(PlanField(name, value, source))
+        fields.append(PlanField(name, value, source, ids))
     return PlanProvenance(
         revision=last.get("revision", record.get("revision")),
         fields=fields,
