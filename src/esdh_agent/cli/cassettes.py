@@ -22,11 +22,11 @@ def _print(reports: list[CassetteReport]) -> None:
     for r in reports:
         if r.ok:
             console.print(
-                f"[green]ok[/]      {r.kind:<5} {r.name:<20} {r.interactions} "
+                f"[green]ok[/]      {r.kind:<7} {r.name:<20} {r.interactions} "
                 f"interactions, all used ({r.path})"
             )
             continue
-        console.print(f"[red]problem[/] {r.kind:<5} {r.name:<20} ({r.path})")
+        console.print(f"[red]problem[/] {r.kind:<7} {r.name:<20} ({r.path})")
         for stale in r.stale:
             console.print(f"          stale: {stale}")
         if r.orphaned:

@@ -146,3 +146,145 @@ def _index_slices(index: Any) -> list[str]:
         return []
     items = data.get("slices") if isinstance(data, dict) else None
     return [str(i) for i in items] if isinstance(items, list) else []
+
+
+@app.command("eval")
+def eval_command(
+    corpus: Annotated[
+        str | None,
+        typer.Option("--corpus", help="Labelled corpus directory (default: corpus/requests)."),
+    ] = None,
+    readers: Annotated[
+        list[str] | None,
+        typer.Option("--reader", help="grammar, model or combined (repeatable; default: all)."),
+    ] = None,
+    cases: Annotated[list[str] | None, typer.Option("--case", help="Only this case id.")] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option("--llm", help="replay (default), record or live, for the model reader."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Endpoint for record/live.")
+    ] = None,
+    min_precision: Annotated[
+        float | None,
+        typer.Option("--min-precision", help="Exit 1 when the combined precision is below."),
+    ] = None,
+    min_recall: Annotated[
+        float | None,
+        typer.Option("--min-recall", help="Exit 1 when the combined recall is below."),
+    ] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="List every missed and spurious requirement.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score how requests are read: requirement-level precision and recall on the labelled
+    corpus, for the grammar alone, the model alone (replayed) and both combined."""
+    from pathlib import Path
+
+    from esdh_agent.agents.context import load_agent_workspace
+    from esdh_agent.cli.common import parse_llm_mode, print_table
+    from esdh_agent.errors import InputError
+    from esdh_agent.evals.request_eval import READERS, corpus_dir, evaluate_corpus
+
+    chosen = list(readers or READERS)
+    unknown = [r for r in chosen if r not in READERS]
+    if unknown:
+        raise InputError(f"--reader {unknown[0]!r} is not one of {', '.join(READERS)}")
+    ws = open_workspace(workspace)
+    aw = load_agent_workspace(ws)
+    directory = Path(corpus) if corpus else corpus_dir(ws)
+    if not directory.is_dir():
+        raise InputError(f"no corpus at {directory}", hint="pass --corpus DIR")
+    report = evaluate_corpus(
+        ws,
+        aw,
+        directory,
+        readers=chosen,
+        mode=parse_llm_mode(llm),
+        base_url=base_url,
+        only=cases or (),
+    )
+    figures = {name: report.scores(name) for name in chosen}
+    rows = []
+    for name, s in figures.items():
+        rows.append(
+            {
+                "reader": name,
+                "cases": s.cases,
+                "precision": round(s.precision, 4),
+                "recall": round(s.recall, 4),
+                "f1": round(s.f1, 4),
+                "tolerance_accuracy": round(s.tolerance_accuracy, 4),
+                "tp": s.total.tp,
+                "fp": s.total.fp,
+                "fn": s.total.fn,
+            }
+        )
+    floor = figures.get("combined")
+    failed = []
+    if floor is not None and min_precision is not None and floor.precision < min_precision:
+        failed.append(f"combined precision {floor.precision:.3f} is below {min_precision}")
+    if floor is not None and min_recall is not None and floor.recall < min_recall:
+        failed.append(f"combined recall {floor.recall:.3f} is below {min_recall}")
+    if as_json:
+        emit_json(
+            {
+                "corpus": str(directory),
+                "cases": report.cases,
+                "readers": rows,
+                "unrecorded": report.unrecorded,
+                "below_floor": failed,
+            }
+        )
+    else:
+        console = out_console()
+        print_table(
+            console,
+            ["reader", "cases", "precision", "recall", "f1", "tolerance", "tp", "fp", "fn"],
+            [
+                [
+                    str(r["reader"]),
+                    str(r["cases"]),
+                    f"{r['precision']:.3f}",
+                    f"{r['recall']:.3f}",
+                    f"{r['f1']:.3f}",
+                    f"{r['tolerance_accuracy']:.3f}",
+                    str(r["tp"]),
+                    str(r["fp"]),
+                    str(r["fn"]),
+                ]
+                for r in rows
+            ],
+        )
+        if report.unrecorded:
+            console.print(
+                f"model reader: {len(report.unrecorded)} case(s) not recorded (left out of the "
+                f"model's figures; combined reads them with the grammar alone): "
+                f"{', '.join(report.unrecorded[:8])}"
+                + (" ..." if len(report.unrecorded) > 8 else "")
+            )
+        if misses:
+            _print_misses(console, report, chosen)
+        for line in failed:
+            console.print(f"[red]below the floor:[/] {line}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_misses(console: Any, report: Any, readers: list[str]) -> None:
+    for name in readers:
+        for reading in report.readings[name]:
+            result = reading.result
+            lines = [f"  missed  {e.label()}  “{e.quote}”" for e in result.false_negatives]
+            lines += [f"  extra   {g.label()}  “{g.quote}”" for g in result.false_positives]
+            lines += [
+                f"  tolerance {g.tolerance} (expected {e.tolerance})  “{g.quote}”"
+                for e, g in result.tolerance_mismatches
+            ]
+            if lines:
+                console.print(f"[bold]{name}[/] {reading.case.id}", highlight=False)
+                for line in lines:
+                    console.print(line, highlight=False, markup=False)

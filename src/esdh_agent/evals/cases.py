@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from esdh_agent.agents.context import AgentWorkspace, apply_pins
+from esdh_agent.agents.grounding import ground, verify_requirements
 from esdh_agent.agents.profile import build_profile
 from esdh_agent.core.generator import generate_block
 from esdh_agent.core.layout import compile_layout
@@ -26,7 +27,15 @@ from esdh_agent.core.validate import ValidationContext, validate_tables
 from esdh_agent.core.yamlio import load_model
 from esdh_agent.errors import WorkspaceError
 
-__all__ = ["DEFECTS", "CaseSpec", "CriticCase", "build_cases", "case_files", "load_cases"]
+__all__ = [
+    "DEFECTS",
+    "CaseSpec",
+    "CriticCase",
+    "build_cases",
+    "case_files",
+    "labelled_critics",
+    "load_cases",
+]
 
 Verdict = Literal["pass", "block"]
 Tables = dict[str, pa.Table]
@@ -66,6 +75,7 @@ class CriticCase(_Strict):
     plan: dict[str, Any]
     validation: dict[str, Any]
     profile: dict[str, Any]
+    ledger: dict[str, Any] | None = None  # the request's ledger, verified on this data
 
 
 def _set(tables: Tables, entity: str, column: str, rows: list[int], value: Any) -> Tables:
@@ -104,7 +114,10 @@ DEFECTS: dict[str, Callable[[Tables], Tables]] = {
 
 def _build(aw: AgentWorkspace, spec: CaseSpec) -> CriticCase:
     slice_ = aw.slice(spec.slice)
-    base = GenerationPlan().model_dump(mode="json")
+    # What a run plans from this slice: the fields its words decide (the grammar's reading),
+    # then the case's planner choices, then the pins (the case's size wins, to stay small).
+    grounding = ground(aw, None, slice_)
+    base = apply_pins(GenerationPlan().model_dump(mode="json"), grounding.fields)
     asked = GenerationPlan.model_validate(
         apply_pins(
             apply_pins(base, spec.plan), {**slice_.meta.pinned, "person_count": spec.persons}
@@ -127,6 +140,13 @@ def _build(aw: AgentWorkspace, spec: CaseSpec) -> CriticCase:
         tables = DEFECTS[spec.defect](tables)
     ctx = ValidationContext(vocab=vocab, as_of=asked.as_of_date, marker=marker, plan=asked)
     report = validate_tables(ctx, tables)
+    # A case is a small sample of its slice: the request's person count is not checked on it.
+    sample = grounding.ledger.model_copy(
+        update={
+            "requirements": [r for r in grounding.ledger.requirements if r.target != "person_count"]
+        }
+    )
+    ledger = verify_requirements(sample, asked, tables)
     return CriticCase(
         id=spec.id,
         description=spec.description,
@@ -136,6 +156,7 @@ def _build(aw: AgentWorkspace, spec: CaseSpec) -> CriticCase:
         plan=asked.model_dump(mode="json"),
         validation=report.model_dump(mode="json"),
         profile=build_profile(tables, asked.as_of_date),
+        ledger=ledger.model_dump(mode="json"),
     )
 
 
@@ -164,14 +185,22 @@ def build_cases(aw: AgentWorkspace) -> list[Path]:
     return list(files)
 
 
+def _committed(aw: AgentWorkspace, root: Path | None) -> list[CriticCase]:
+    """Every committed case file of the workspace (or of ``root``), in file-name order."""
+    folder = (root or aw.ws.root) / "critics" / "cases"
+    return [
+        load_model(path, CriticCase)
+        for path in sorted(folder.glob("*.yaml"))
+        if path.name != "specs.yaml"
+    ]
+
+
 def load_cases(aw: AgentWorkspace, critic: str, root: Path | None = None) -> list[CriticCase]:
     """The committed cases that name ``critic`` in their expectations."""
-    folder = (root or aw.ws.root) / "critics" / "cases"
-    cases = []
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name == "specs.yaml":
-            continue
-        case = load_model(path, CriticCase)
-        if critic in case.expected:
-            cases.append(case)
-    return cases
+    return [case for case in _committed(aw, root) if critic in case.expected]
+
+
+def labelled_critics(aw: AgentWorkspace, root: Path | None = None) -> set[str]:
+    """The critics some committed case names in its expectations (those ``critic eval`` can
+    score: a built-in critic a workspace's specs predate has none)."""
+    return {critic for case in _committed(aw, root) for critic in case.expected}

@@ -25,6 +25,8 @@ import yaml
 from esdh_agent.agents.context import AgentWorkspace, load_agent_workspace
 from esdh_agent.errors import EsdhError, ReplayMiss
 from esdh_agent.evals.evaluate import EvalResult, evaluate_critic
+from esdh_agent.evals.requests import model_readings, request_cassette
+from esdh_agent.ledger.corpus import load_corpus
 from esdh_agent.llm.recording import LLMMode, drop_interactions, observe
 from esdh_agent.workspace import TEMPLATE_ENTRIES, Workspace
 
@@ -94,7 +96,28 @@ def _interactions(path: Path) -> int:
 
 
 def _cassette(ws: Workspace, kind: str, name: str) -> Path:
+    if kind == "request":
+        return request_cassette(ws, name)
     return ws.paths.slice_cassette(name) if kind == "slice" else ws.paths.eval_cassette(name)
+
+
+def _check_requests(ws: Workspace, aw: AgentWorkspace) -> list[CassetteReport]:
+    """The corpus's model-reading cassettes (``slices eval``), when the workspace has one."""
+    directory = ws.root / "corpus" / "requests"
+    if not directory.is_dir():
+        return []
+    reports = []
+    for case in load_corpus(directory):
+        report = _report(ws, "request", case.id)
+        with observe() as opened:
+            got = model_readings(ws, aw, [(case.id, case.prompt)])[case.id]
+        if got.unrecorded:
+            report.stale.append(got.unrecorded)
+        else:
+            used = _played(opened)
+            report.orphaned = [i for i in range(report.interactions) if i not in used]
+        reports.append(report)
+    return reports
 
 
 @contextmanager
@@ -198,8 +221,10 @@ def _report(ws: Workspace, kind: str, name: str) -> CassetteReport:
     return report
 
 
-def check_all(ws: Workspace, *, slices: bool = True, evals: bool = True) -> list[CassetteReport]:
-    """Check every slice cassette and eval suite of the workspace."""
+def check_all(
+    ws: Workspace, *, slices: bool = True, evals: bool = True, requests: bool = True
+) -> list[CassetteReport]:
+    """Check every slice cassette, eval suite and corpus reading of the workspace."""
     aw = load_agent_workspace(ws)
     reports: list[CassetteReport] = []
     old = os.environ.get("ESDH_LLM_BASE_URL")
@@ -216,6 +241,8 @@ def check_all(ws: Workspace, *, slices: bool = True, evals: bool = True) -> list
                     report = _report(ws, "eval", critic)
                     _check_eval(scratch, critic, report)
                     reports.append(report)
+        if requests:
+            reports += _check_requests(ws, aw)
     finally:
         if old is None:
             os.environ.pop("ESDH_LLM_BASE_URL", None)

@@ -19,7 +19,7 @@ from esdh_agent.agents.context import AgentWorkspace, CriticTemplate
 from esdh_agent.agents.models import Judge
 from esdh_agent.agents.registry import critic_ids, get_critic
 from esdh_agent.errors import InputError, ReplayMiss
-from esdh_agent.evals.cases import CriticCase, load_cases
+from esdh_agent.evals.cases import CriticCase, labelled_critics, load_cases
 from esdh_agent.evals.session import side_job_client
 from esdh_agent.evals.templates import MissingAtRevision, check_revision, template_at
 from esdh_agent.llm.protocol import StructuredModel
@@ -147,6 +147,7 @@ def evaluate(
             plan=case.plan,
             validation=case.validation,
             profile=case.profile,
+            ledger=case.ledger,
         )
         verdicts = []
         try:
@@ -169,8 +170,14 @@ def evaluate(
 
 
 def all_critics(aw: AgentWorkspace) -> list[str]:
-    """Every critic of the workspace, rule-based first, in the MOP index's order."""
-    return critic_ids(aw)
+    """Every critic of the workspace with labelled cases, rule-based first, in the MOP
+    index's order: ``critic eval``'s default. A critic no case names (the built-in ``request``
+    critic, in a workspace whose specs predate it) is left out rather than failing the whole
+    command; named explicitly it is refused with a hint. With no labelled case at all, every
+    critic (so the refusal and its hint are shown)."""
+    every = critic_ids(aw)
+    labelled = labelled_critics(aw)
+    return [c for c in every if c in labelled] or every
 
 
 def require_critic(aw: AgentWorkspace, critic: str) -> None:

@@ -37,6 +37,7 @@ def inputs_from_run(ws: Workspace, run_id: str) -> tuple[Judge, str]:
         plan=values["plan"],
         validation=values["validation"],
         profile=values["profile"],
+        ledger=values.get("ledger"),
     ), slice_.id
 
 
@@ -61,4 +62,5 @@ def inputs_from_snapshot(ws: Workspace, aw: AgentWorkspace, name: str) -> tuple[
         plan=plan.model_dump(mode="json"),
         validation=report.model_dump(mode="json"),
         profile=build_profile(tables, plan.as_of_date),
+        ledger=(manifest.provenance.get("request") or {}).get("ledger"),
     ), slice_id
