@@ -10,6 +10,7 @@ from the one that committed the existing snapshot commits beside it, as
 
 from __future__ import annotations
 
+from esdh_agent.core.generator import GENERATOR_VERSION
 from esdh_agent.errors import SnapshotConflict, SnapshotError
 from esdh_agent.graphs.slice_generation.state import RunContext
 
@@ -17,15 +18,18 @@ __all__ = ["changed_outcome", "snapshot_name"]
 
 
 def _committed_by(ctx: RunContext, name: str) -> tuple[str | None, str | None]:
-    """(slice, slice version) that committed snapshot ``name``; (None, None) if none did."""
+    """(slice, slice version) that committed snapshot ``name`` with this generator; (None,
+    None) if none did (another generator's values are explained by the store itself)."""
     store = ctx.aw.ws.store()
     if name not in store.names():
         return None, None
     try:
-        provenance = store.manifest(name).provenance
+        manifest = store.manifest(name)
     except SnapshotError:
         return None, None
-    return provenance.get("slice"), provenance.get("slice_version")
+    if str(manifest.generator.get("generator_version")) != GENERATOR_VERSION:
+        return None, None
+    return manifest.provenance.get("slice"), manifest.provenance.get("slice_version")
 
 
 def snapshot_name(ctx: RunContext, slice_id: str, dataset_version: str) -> str:

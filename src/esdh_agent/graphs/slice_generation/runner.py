@@ -184,6 +184,11 @@ def _execute(
                         if progress:
                             progress(node, update if isinstance(update, dict) else {})
                 snapshot = graph.get_state(config)
+            except EsdhError:
+                # What the run knew when it stopped (its ledger, plan...), for the summary.
+                with contextlib.suppress(Exception):
+                    state = dict(graph.get_state(config).values)
+                raise
             finally:
                 calls, tokens = llm.budget.calls, llm.budget.tokens
                 models = set(llm.client.models_used)
