@@ -15,8 +15,10 @@ import bisect
 import itertools
 import re
 from fractions import Fraction
+from typing import Any
 
 from esdh_agent.ledger.extract_lex import VAGUE, Draft, Share, Span, Text, shares
+from esdh_agent.ledger.extract_states import lower_codes
 
 __all__ = ["categorical", "mentions"]
 
@@ -45,7 +47,7 @@ def _states(t: Text) -> list[Span]:
         more = [c for c in waiting if _code_in_context(t, c, sure)]
         waiting = [c for c in waiting if c not in more]
         sure = sorted(sure + more, key=lambda s: s.start)
-    return sure
+    return sorted(sure + lower_codes(t, sure, taken), key=lambda s: s.start)
 
 
 def _adjective(t: Text, name: Span) -> bool:
@@ -236,17 +238,24 @@ def _attach(
     drafts: list[Draft] = []
     groups: dict[str, list[tuple[int, int, str]]] = {"all": [], "none": []}
     prev: tuple[Span, str, int] | None = None
+    # spans are in order and do not overlap: the nearest one each side is a bisection away
+    share_ends, share_starts = [q.end for q in shares], [q.start for q in shares]
+    vague_ends, here_starts = [c.end for c in vague], [o.start for o in here]
+
+    def at(items: list[Any], i: int) -> Any:
+        return items[i] if 0 <= i < len(items) else None
+
     for m in here:
-        num = next((q for q in reversed(shares) if q.end <= m.start), None)
+        num = at(shares, bisect.bisect_right(share_ends, m.start) - 1)
         if num and (id(num) in claimed or not _share_gap(t, num.end, m.start)):
             num = None
-        cue = next((c for c in reversed(vague) if c.end <= m.start), None)
+        cue = at(vague, bisect.bisect_right(vague_ends, m.start) - 1)
         if cue and not lex.is_filler(prose[cue.end : m.start]):
             cue = None
         if num is None:
-            nxt = next((q for q in shares if q.start >= m.end), None)
+            nxt = at(shares, bisect.bisect_left(share_starts, m.end))
             if nxt and id(nxt) not in claimed and _SUFFIX_GAP.match(prose[m.end : nxt.start]):
-                after = next((o for o in here if o.start >= nxt.end), None)
+                after = at(here, bisect.bisect_left(here_starts, nxt.end))
                 if after is None or not lex.is_filler(prose[nxt.end : after.start]):
                     num = nxt
         rest = re.search(

@@ -70,13 +70,19 @@ class Lexicon:
         self.suffix_all = rx(g.suffix_all)
         self.suffix_none = rx(g.suffix_none)
         self.remainder = rx(g.remainder_words)
-        self.person = rx(g.person_nouns)
+        residents = [n for ns in g.demonyms.values() for n in ns]
+        self.person = rx(g.person_nouns + residents)
         self.vehicle = rx(g.vehicle_nouns)
         self.fillers = {_norm(w) for w in g.fillers}
         self.joiner = re.compile(rf"^\s*(?:{phrase_regex(g.list_joiners)}\s*)+$", flags)
         self.connector = re.compile(rf"^\s*{phrase_regex(g.range_connectors)}\s*$", flags)
         self.opener = rx(g.range_openers)
-        self.state_names = {_norm(n): code for code, ns in g.states.items() for n in ns}
+        self.state_names = {
+            _norm(n): code
+            for table in (g.states, g.demonyms)
+            for code, ns in table.items()
+            for n in ns
+        }
         self.state_name = rx(list(self.state_names))
         codes = "|".join(g.states)
         self.state_code = re.compile(
@@ -84,6 +90,10 @@ class Lexicon:
         )
         self.code_pair = re.compile(rf"(?:{codes})[/+](?:{codes})")
         self.ambiguous = set(g.ambiguous_codes)
+        lower = "|".join(c.lower() for c in g.states if c.lower() not in g.lowercase_codes_never)
+        self.state_code_lower = re.compile(rf"(?<![\w'’\-.])({lower})(?![\w'’\-]|\.\w)")
+        self.hedge = re.compile(rf"{phrase_regex(g.hedges)}\s+", flags)
+        self.hedge_blockers = {_norm(w) for w in g.hedge_blockers}
         self.determiners = {_norm(w) for w in g.state_determiners}
         self.state_context = re.compile(rf"{phrase_regex(g.state_context)}\s*$", flags)
         self.lob_strong = _keyed(g.lob.strong)
@@ -116,8 +126,12 @@ class Lexicon:
         self.my_cues = re.compile(
             "(?:" + phrase_regex(g.model_year_cues).replace("MY", "(?-i:MY)") + glued + ")", flags
         )
+        self.year_noun = re.compile(rf"\s+{phrase_regex(g.model_year_nouns)}", flags)
         self.per_person = rx(g.per_person_cues)
         self.possess = rx(g.possession_verbs)
+        self.speaker = re.compile(
+            rf"{phrase_regex(g.speaker_subjects)}\s+{self.possess.pattern}\W*$", flags
+        )
         self.blockers = {_norm(w) for w in g.count_blockers}
         self.seed = rx(g.seed_cues)
         self.version = rx(g.dataset_version_cues)
@@ -252,6 +266,21 @@ class Text:
                     continue
                 out.pop()
             out.append(span)
+        return sorted(out + self._hedges(starts), key=lambda c: c.start)
+
+    def _hedges(self, starts: dict[int, Quantity]) -> list[Span]:
+        """ "like 500 peeps": a hedge right before a number, unless "would like 500"."""
+        out = []
+        for m in self.lex.hedge.finditer(self.prose):
+            if m.end() not in starts:
+                continue
+            before = re.search(r"([\w'’]+)\W*$", self.prose[max(0, m.start() - 30) : m.start()])
+            word = _norm(before.group(1)) if before else ""
+            if word in self.lex.hedge_blockers or re.search(r"['’]d$", word):
+                continue
+            out.append(
+                Span("approx", m.group().strip(), m.start(), m.start() + len(m.group().strip()))
+            )
         return out
 
     def find(self, pattern: re.Pattern[str], start: int, end: int) -> list[re.Match[str]]:

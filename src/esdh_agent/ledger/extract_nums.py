@@ -8,8 +8,10 @@ in its sentence, and a model year is a four-digit year in a vehicle context.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
+from collections.abc import Callable
 
 from esdh_agent.ledger.extract_lex import NUMERIC, VAGUE, Draft, Lexicon, Text, tight
 from esdh_agent.ledger.grammar import Comparator
@@ -150,6 +152,11 @@ def counts(t: Text, start: int, end: int) -> list[Draft]:
             (m for pat, c in lex.comparators["count"][1] if (m := pat.match(prose, q.end))), None
         )
         noun_end = noun_after(lex, prose, after_cmp.end() if after_cmp else q.end, lex.person)
+        label = _label_before(t, q, start)
+        if noun_end < 0 and label is not None:
+            # "Persons: 750", "rows = 750": a field label and its value, as in a table
+            drafts.append(Draft("person_count", "eq", q.as_int, "exact", label, q.end))
+            continue
         if noun_end < 0:
             them = re.match(r"\s+of\s+them\b", prose[q.end : q.end + 160])
             if not them or q.is_year() or q.value < 2 or drafts:
@@ -179,6 +186,20 @@ def counts(t: Text, start: int, end: int) -> list[Draft]:
     return drafts
 
 
+def _label_before(t: Text, q: Quantity, start: int) -> int | None:
+    """Start of a person noun written as a field label right before ``q`` ("Persons: 750"),
+    when nothing but a clause break stands before the label and no other noun follows."""
+    prose, lex = t.prose, t.lex
+    head = prose[max(start, q.start - 40) : q.start]
+    m = re.search(rf"(?:^|(?<=[\s,;(|]))({lex.person.pattern})\s*[:=]\s*$", head, re.I)
+    if m is None or q.is_year() or not q.digits:
+        return None
+    at = q.start - len(head) + m.start(1)
+    if prose[start:at].strip(" \t\n,;(|") or not re.match(r"\s*(?:[.,;)|]|$)", prose[q.end :]):
+        return None
+    return at
+
+
 def _alternative(t: Text, pos: int, end: int) -> list[Draft]:
     """ "200 persons (or 2,000, whatever is easier)": a second count offered as an
     alternative right after the first, with no noun of its own."""
@@ -204,10 +225,11 @@ def ages(t: Text, start: int, end: int, taken: list[tuple[int, int]]) -> list[Dr
     )
     if not context and not re.search(r"\bof\s+them\b", prose[start:end], re.IGNORECASE):
         return []
+    inside = _within(taken)
     nums = [
         q
         for q in numbers_in(t, start, end)
-        if q.value <= 120 and not q.is_year() and not any(a <= q.start < b for a, b in taken)
+        if q.value <= 120 and not q.is_year() and not inside(q.start)
     ]
     drafts: list[Draft] = []
     used: set[int] = set()
@@ -276,6 +298,19 @@ def ages(t: Text, start: int, end: int, taken: list[tuple[int, int]]) -> list[Dr
     return drafts
 
 
+def _within(spans: list[tuple[int, int]]) -> Callable[[int], bool]:
+    """A test of whether a position lies inside any of ``spans`` (a bisection, not a scan)."""
+    ordered = sorted(spans)
+    starts = [a for a, _ in ordered]
+    reach = list(itertools.accumulate((b for _, b in ordered), max))
+
+    def inside(pos: int) -> bool:
+        i = bisect.bisect_right(starts, pos) - 1
+        return i >= 0 and reach[i] > pos
+
+    return inside
+
+
 def _bare_end(t: Text, pos: int) -> bool:
     """True when what follows an age is nothing, punctuation, an age cue, a person noun, a
     filler, a tolerance cue or a joiner ("over 90, in Arizona"), not another noun."""
@@ -328,8 +363,10 @@ def model_years(
             Draft("model_year", "range", [lo, hi], "all", cue.start() if cue else s, q.end)
         )
         used |= {p.start, q.start}
+    nouns = {q.start: n.end() for q in years if (n := lex.year_noun.match(prose, q.end))}
     vehicle_context = bool(
-        lex.my_cues.search(prose, start, end)
+        nouns
+        or lex.my_cues.search(prose, start, end)
         or lex.vehicle.search(prose, start, end)
         or any(p.search(prose, start, end) for _, p in lex.body)
     )
@@ -338,10 +375,15 @@ def model_years(
     for q in years:
         if q.start in used:
             continue
-        head = prose[start : q.start]
-        cue = re.search(rf"(?:{lex.my_cues.pattern})\s*$", head, re.IGNORECASE)
+        at = max(start, q.start - 40)  # a cue right before the year, not the whole sentence
+        cue = re.search(rf"(?:{lex.my_cues.pattern})\s*$", prose[at : q.start], re.IGNORECASE)
         shifted = Quantity(
-            cue.start() + start if cue else q.start, q.end, q.value, q.kind, q.digits, q.text
+            cue.start() + at if cue else q.start,
+            nouns.get(q.start, q.end),  # "2018 models or newer": the bound follows the noun
+            q.value,
+            q.kind,
+            q.digits,
+            q.text,
         )
         comp = compare(lex, prose, shifted, "model_year", start)
         if comp is None:

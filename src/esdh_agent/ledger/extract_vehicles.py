@@ -8,6 +8,7 @@ clauses that follow carry on the list (", some just one", "a quarter have two").
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 
@@ -30,6 +31,7 @@ def vehicles(t: Text, start: int, end: int) -> list[Draft]:
         if prose[p.end : q.start].strip().lower() == "or"
     }
     seen_end = -1
+    clause_starts = [cs for cs, _ in t.clauses(start, end)] if nums else []
     for q in nums:
         noun_end = noun_after(lex, prose, q.end, lex.vehicle, limit=1)
         if noun_end < 0:
@@ -39,7 +41,8 @@ def vehicles(t: Text, start: int, end: int) -> list[Draft]:
         per = re.match(
             rf"[\s,]*{lex.per_person.pattern}", prose[noun_end : noun_end + 160], re.IGNORECASE
         )
-        clause = max([start] + [cs for cs, _ in t.clauses(start, end) if cs <= lead])
+        i = bisect.bisect_right(clause_starts, lead) - 1
+        clause = max(start, clause_starts[i]) if i >= 0 else start
         head = prose[clause:lead]
         tied = bool(
             re.search(
@@ -49,6 +52,8 @@ def vehicles(t: Text, start: int, end: int) -> list[Draft]:
                 re.IGNORECASE,
             )
         )
+        if tied and lex.speaker.search(head) and not lex.person.search(head):
+            tied = False  # "we have 12 vehicles in the lot": the writer's, not per person
         bound = None if q.start in pairs else compare(lex, prose, first, "count", clause)
         if bound is not None and not (per or tied):
             tied = bool(

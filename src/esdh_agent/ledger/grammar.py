@@ -53,6 +53,8 @@ class NumberWords(_Model):
     """Phrases that mean one before a noun ("a single car each")."""
     negators: list[str] = Field(default_factory=list)
     """Words after which a ``singles`` phrase is a negation, not one ("not a single")."""
+    group_separators: list[str] = Field(default_factory=lambda: [","])
+    """What may stand between groups of three digits ("2,000", "1 000")."""
 
 
 class FractionWords(_Model):
@@ -150,7 +152,16 @@ class Grammar(_Model):
     remainder_words: list[str]
     list_joiners: list[str]
     states: dict[str, list[str]]
+    demonyms: dict[str, list[str]] = Field(default_factory=dict)
+    """Names of a state's residents ("Nevadans"): a state and a person noun at once."""
     ambiguous_codes: list[str]
+    lowercase_codes_never: list[str] = Field(default_factory=list)
+    """Lower-case codes never read as states ("or", "in", "me"); other lower-case codes are
+    states only next to a percentage beside another state, or after a state context."""
+    hedges: list[str] = Field(default_factory=list)
+    """Words that make the number right after them approximate ("like 500 peeps") ..."""
+    hedge_blockers: list[str] = Field(default_factory=list)
+    """... unless one of these comes right before them ("I would like 500 drivers")."""
     state_context: list[str]
     lob: LobWords
     body_styles: dict[Literal["Sedan", "SUV", "Truck"], list[str]]
@@ -159,6 +170,8 @@ class Grammar(_Model):
     model_year_cues: list[str]
     tenure_cues: list[str] = Field(default_factory=list)
     """Cues after which a number counts years of something else ("licensed 2-5 yrs")."""
+    model_year_nouns: list[str] = Field(default_factory=list)
+    """Nouns right after a year that make it a model year ("2018 models or newer")."""
     model_year_prefixes: list[str] = Field(default_factory=list)
     """Case-sensitive prefixes written tight against a year ("MY2019+", "MY2015-2020")."""
     abbreviations: list[str] = Field(default_factory=list)
@@ -173,6 +186,9 @@ class Grammar(_Model):
     months: dict[str, int]
     per_person_cues: list[str]
     possession_verbs: list[str]
+    speaker_subjects: list[str] = Field(default_factory=list)
+    """The writer as subject ("we have 12 vehicles in the lot"): a possession verb right
+    after one of these ties a vehicle count to the writer, not to the persons asked for."""
     directives: dict[str, list[str]]
 
     _sha256: str = PrivateAttr(default="")
@@ -224,6 +240,9 @@ class Grammar(_Model):
         stray = sorted(set(self.ambiguous_codes) - set(self.states))
         if stray:
             raise ValueError(f"ambiguous_codes: {stray[0]!r} is not a state code")
+        stray = sorted(set(self.demonyms) - set(self.states))
+        if stray:
+            raise ValueError(f"demonyms: {stray[0]!r} is not a state code")
         unknown = sorted(set(self.spelling.sources) - set(type(self).model_fields))
         if unknown:
             raise ValueError(f"spelling.sources: {unknown[0]!r} is not a grammar section")

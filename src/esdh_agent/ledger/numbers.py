@@ -66,9 +66,10 @@ def _patterns(grammar: Grammar) -> dict[str, re.Pattern[str]]:
             rf"|(?<=(?<![A-Za-z]){re.escape(p)})(?=(?:19|20)\d\d(?!\d))"
             for p in grammar.model_year_prefixes
         )
+        sep = "|".join(re.escape(s) for s in nw.group_separators) or ","
         digit = (
             rf"(?:(?<![\w.+]){glued})(?<![A-Za-z]-)"
-            r"(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(?P<dec>\d+))?"
+            rf"(?P<num>\d{{1,3}}(?:(?:{sep})\d{{3}})+(?!\d)|\d+)(?:\.(?P<dec>\d+))?"
             rf"(?:(?P<suf>{suffixes})(?![\w])|\s+(?P<scale>{scales}))?(?![\w.]\d)"
         )
         pct = phrase_regex(grammar.percent_words)
@@ -96,9 +97,8 @@ def _patterns(grammar: Grammar) -> dict[str, re.Pattern[str]]:
 def _digit_numbers(text: str, grammar: Grammar) -> list[Quantity]:
     found = []
     for m in _patterns(grammar)["digit"].finditer(text):
-        value = float(
-            m.group("num").replace(",", "") + ("." + m.group("dec") if m.group("dec") else "")
-        )
+        num = re.sub(r"\D", "", m.group("num"))
+        value = float(num + ("." + m.group("dec") if m.group("dec") else ""))
         if m.group("suf"):
             value *= grammar.numbers.suffixes[m.group("suf")]
         elif m.group("scale"):
