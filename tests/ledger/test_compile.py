@@ -326,3 +326,25 @@ def test_a_model_year_range_reaching_past_the_contract_is_cut_to_it() -> None:
     out = compile_ledger([req("R1", "model_year", "range", [2016, 2025])], BASE)
     assert out.fields == {"model_year_min": 2016, "model_year_max": 2024}
     assert not out.unsupported
+
+
+def test_shares_written_to_four_places_may_sum_just_above_one() -> None:
+    """Six sixths written as 0.1667 sum to 1.0002: rounding, not a contradiction."""
+    reqs = [
+        req(f"R{i}", "state", "share", 0.1667, key=key)
+        for i, key in enumerate(("CA", "AZ", "NV", "OR", "WA"), start=1)
+    ]
+    reqs.append(req("R6", "state", "share", 0.1667, key="CA"))
+    clash = compile_ledger(reqs, BASE)
+    assert "R6" in clash.unsupported  # CA given twice is still a clash
+    out = compile_ledger(
+        [
+            req("R1", "body_style", "share", 0.6667, key="SUV"),
+            req("R2", "body_style", "share", 0.1667, key="Sedan"),
+            req("R3", "body_style", "share", 0.1667, key="Truck"),
+        ],
+        BASE,
+    )
+    assert not out.unsupported
+    mix = out.fields["body_style_mix"]["Personal"]
+    assert abs(sum(mix.values()) - 1.0) < 1e-9 and abs(mix["SUV"] - 0.6667) < 0.001

@@ -39,21 +39,20 @@ from pydantic import ValidationError
 from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS, column_rules
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.rules.person_rows import LICENSED_AGES
-from esdh_agent.ledger.model import Requirement
+from esdh_agent.ledger.model import VAGUE_BOUNDS, Requirement
 
 __all__ = ["COMPILED_STATUSES", "Compiled", "compile_ledger"]
 
 COMPILED_STATUSES = ("pending", "met")
 VAGUE_SHARE = {"mostly": 0.7, "some": 0.2, "few": 0.1}  # a share with no number: "mostly trucks"
 VAGUE_RATE = {"all": 1.0, "none": 0.0, "mostly": 0.7, "some": 0.2, "few": 0.05}  # a rate, likewise
-VAGUE_BOUNDS = {"mostly": (0.5, 1.0), "some": (0.0, 0.5), "few": (0.0, 0.2)}
 _YEAR = next(rule for rule in column_rules("vehicles") if rule.name == "model_year")
 MODEL_YEARS = (int(_YEAR.ge or 2000), int(_YEAR.le or 2024))  # the contract's model years
 UNIVERSE: dict[str, tuple[str, ...]] = {"vehicles_per_person": tuple(map(str, range(1, 11)))}
 UNIVERSE |= dict(state=CONTRACT_STATES, lob=LOBS, body_style=BODY_STYLES, risk=RISKS)
 VARIANT_FIELDS = {k: f"{k}_names" for k in ("hyphenated", "apostrophe", "long", "non_ascii")}
 VARIANT_FIELDS["max_length"] = "max_length_fields"
-_EPS = 1e-9
+_EPS, _ROUNDING = 1e-9, 0.0015  # _ROUNDING: "one sixth" x6 written as 0.1667 sums to 1.0002
 _DEFAULTS = GenerationPlan().model_dump(mode="json")
 
 
@@ -168,8 +167,10 @@ def _solve(
         raise _Clash(f"{', '.join(gone) or 'every category'} is excluded")
     shares = {k: explicit.get(k, 0.0) + soft.get(k, 0.0) for k in allowed}
     total = sum(shares.values())
-    if total > 1.0 + _EPS:
+    if total > 1.0 + _ROUNDING:
         raise _Clash(f"shares add up to {total:g}")
+    if total > 1:
+        shares, total = {k: v / total for k, v in shares.items()}, 1.0
     rest = [k for k in allowed if k not in named]
     weights = {k: float(base.get(k, 0.0)) for k in rest if float(base.get(k, 0.0)) > _EPS}
     takers = [k for keys, tol in vague if tol != "mostly" for k in keys]

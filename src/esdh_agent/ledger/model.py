@@ -36,6 +36,7 @@ __all__ = [
     "DIRECTIVES",
     "PLAN_TARGETS",
     "TARGETS",
+    "VAGUE_BOUNDS",
     "Conflict",
     "Discarded",
     "Ledger",
@@ -97,6 +98,8 @@ Tolerance = Literal[
     "all",  # only, each, every, all
     "none",  # no, nothing, none, never
 ]
+VAGUE_BOUNDS = {"mostly": (0.5, 1.0), "some": (0.0, 0.5), "few": (0.0, 0.2)}
+"""The share a vague tolerance allows (lower bound exclusive): docs/requests.md, Tolerance."""
 Source = Literal["pinned", "grammar", "model"]
 Status = Literal[
     "pending",  # not verified yet

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.rules import ages
-from esdh_agent.ledger.model import Requirement
+from esdh_agent.ledger.model import VAGUE_BOUNDS, Requirement
 
 __all__ = ["VERIFIED_STATUSES", "share_met", "verify_ledger"]
 
@@ -55,8 +55,7 @@ def share_met(m: float, v: float | None, tolerance: str, n: int) -> bool:
     if tolerance == "none" or (v is not None and v <= 0.0 and tolerance == "exact"):
         return m <= 1e-12
     if v is None or tolerance in ("mostly", "some", "few"):
-        bounds = {"mostly": (0.5, 1.0), "some": (0.0, 0.5), "few": (0.0, 0.2)}
-        low, high = bounds.get(tolerance, (0.0, 1.0))
+        low, high = VAGUE_BOUNDS.get(tolerance, (0.0, 1.0))
         inside = low < m <= high + 1e-12 if v is None or tolerance == "mostly" else m > 0
         return inside and near
     if tolerance == "approx":
