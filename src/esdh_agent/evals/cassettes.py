@@ -102,12 +102,12 @@ def _cassette(ws: Workspace, kind: str, name: str) -> Path:
 
 
 def _check_requests(ws: Workspace, aw: AgentWorkspace) -> list[CassetteReport]:
-    """The corpus's model-reading cassettes (``slices eval``), when the workspace has one."""
-    directory = ws.root / "corpus" / "requests"
-    if not directory.is_dir():
-        return []
+    """The corpora's model-reading cassettes (``slices eval``), when the workspace has them:
+    the labelled corpus, and the blind held-out one once its readings are recorded."""
+    folders = [ws.root / "corpus" / "requests", ws.root / "corpus" / "heldout"]
+    cases = [c for folder in folders if folder.is_dir() for c in load_corpus(folder)]
     reports = []
-    for case in load_corpus(directory):
+    for case in cases:
         report = _report(ws, "request", case.id)
         with observe() as opened:
             got = model_readings(ws, aw, [(case.id, case.prompt)])[case.id]
