@@ -78,26 +78,3 @@ def script_the_runner(
         yield SimpleNamespace(client=llm, budget=SimpleNamespace(calls=0, tokens=0))
 
     monkeypatch.setattr(runner, "llm_session", scripted_session)
-
-
-FORDS = "Fleet refresh: 80 persons in Oregon, and about 50% Ford vehicles."
-"""A request whose make share no requirement of the ledger covers: the planner decides it."""
-TOO_FEW_FORDS = {
-    "score": 0.3,
-    "summary": "too few Fords",
-    "findings": [
-        {
-            "severity": "major",
-            "field": "make",
-            "rule": "makes",
-            "message": "half the vehicles should be Fords",
-            "check": {
-                "kind": "share",
-                "field": "make",
-                "value": "Ford",
-                "expected": 0.5,
-                "quote": "about 50% Ford",
-            },
-        }
-    ],
-}

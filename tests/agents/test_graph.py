@@ -9,7 +9,8 @@ from typing import Any
 from esdh_agent.agents.context import PLACEHOLDERS
 from esdh_agent.workspace import Workspace
 
-from tests.agents.conftest import FORDS, PASS, TOO_FEW_FORDS, FakeRun, write_slice
+from tests.agents.conftest import PASS, FakeRun, write_slice
+from tests.scripted import FORDS, TOO_FEW_FORDS
 
 Runner = Callable[..., FakeRun]
 

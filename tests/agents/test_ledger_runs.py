@@ -23,16 +23,14 @@ from esdh_agent.ledger.model import Ledger, Requirement
 from esdh_agent.workspace import Workspace
 
 from tests.agents.conftest import (
-    FORDS,
     PASS,
-    TOO_FEW_FORDS,
     FakeRun,
     script_the_runner,
     set_approval_threshold,
     write_slice,
 )
 from tests.conftest import CliResult
-from tests.scripted import TRUCKS
+from tests.scripted import FORDS, TOO_FEW_FORDS, TRUCKS
 
 Runner = Callable[..., FakeRun]
 

@@ -10,30 +10,9 @@ from hypothesis import strategies as st
 
 from esdh_agent.ledger.extract import extract, readings
 from esdh_agent.ledger.grammar import Grammar, load_grammar
-from esdh_agent.ledger.model import Requirement
 
 from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def grammar() -> Grammar:
-    return load_grammar(REPO / "governance" / "request_grammar.yaml")
-
-
-def read(prose: str, grammar: Grammar) -> list[Requirement]:
-    reqs, unsupported = extract(prose, grammar)
-    for r in reqs:
-        assert r.quote == prose[r.start : r.end] and r.source == "grammar"
-    for u in unsupported:
-        assert u.quote == prose[u.start : u.end]
-    assert [r.id for r in reqs] == [f"R{i}" for i in range(1, len(reqs) + 1)]
-    assert [r.start for r in reqs] == sorted(r.start for r in reqs)
-    return reqs
-
-
-def labels(prose: str, grammar: Grammar) -> set[str]:
-    return {r.label() for r in read(prose, grammar)}
-
+from tests.ledger.reading import labels, read
 
 DOC_EXAMPLES = [
     (

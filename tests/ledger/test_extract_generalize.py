@@ -22,27 +22,14 @@ import pytest
 from esdh_agent.agents.context import load_agent_workspace
 from esdh_agent.ledger.corpus import load_corpus
 from esdh_agent.ledger.extract import extract
-from esdh_agent.ledger.grammar import Grammar, load_grammar
+from esdh_agent.ledger.grammar import Grammar
 from esdh_agent.ledger.score import scored
 from esdh_agent.workspace.discovery import Workspace
 
 from tests.conftest import REPO
+from tests.ledger.reading import labels
 
 SHIPPED = REPO / "tests" / "ledger" / "shipped_readings.json"
-
-
-@pytest.fixture(scope="module")
-def grammar() -> Grammar:
-    return load_grammar(REPO / "governance" / "request_grammar.yaml")
-
-
-def labels(prose: str, grammar: Grammar) -> set[str]:
-    reqs, unsupported = extract(prose, grammar)
-    for r in reqs:
-        assert r.quote == prose[r.start : r.end]
-    for u in unsupported:
-        assert u.quote == prose[u.start : u.end]
-    return {r.label() for r in reqs}
 
 
 PC = "person_count"

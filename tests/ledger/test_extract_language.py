@@ -11,23 +11,9 @@ import pytest
 
 from esdh_agent.ledger.extract import extract
 from esdh_agent.ledger.extract_spell import distance, respell
-from esdh_agent.ledger.grammar import Grammar, load_grammar
+from esdh_agent.ledger.grammar import Grammar
 
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def grammar() -> Grammar:
-    return load_grammar(REPO / "governance" / "request_grammar.yaml")
-
-
-def labels(prose: str, grammar: Grammar) -> set[str]:
-    reqs, unsupported = extract(prose, grammar)
-    for r in reqs:
-        assert r.quote == prose[r.start : r.end]
-    for u in unsupported:
-        assert u.quote == prose[u.start : u.end]
-    return {r.label() for r in reqs}
+from tests.ledger.reading import labels
 
 
 def quotes(prose: str, grammar: Grammar) -> dict[str, str]:

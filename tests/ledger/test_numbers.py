@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from esdh_agent.ledger.grammar import Grammar, load_grammar
+from esdh_agent.ledger.grammar import Grammar
 from esdh_agent.ledger.numbers import find_quantities, parse_number
-
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def grammar() -> Grammar:
-    return load_grammar(REPO / "governance" / "request_grammar.yaml")
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ from esdh_agent.graphs.slice_generation.runner import read_run, run_slice
 from esdh_agent.llm.transcript import read_transcript
 from esdh_agent.workspace import Workspace, init_workspace
 
+from tests.scripted import FORDS, TOO_FEW_FORDS
+
 UNROUTABLE = "http://203.0.113.7:9/v1"  # TEST-NET-3: a leaked request could never succeed
 
 
@@ -73,27 +75,7 @@ PASS = {"score": 0.9, "summary": "looks right", "findings": []}
 # so the planner decides it and a critic's check on it can send the plan back. (A slice whose
 # words set the checked field, such as commercial-fleet's "mostly trucks (around 70%)", has it
 # right on the first plan: the ledger wins over the planner, and the finding is satisfied.)
-FORDS = "Fleet refresh: 80 persons in Oregon, and about 50% Ford vehicles."
 FORDS_PINNED = {"person_count": 80}
-TOO_FEW_FORDS = {
-    "score": 0.3,
-    "summary": "too few Fords",
-    "findings": [
-        {
-            "severity": "major",
-            "field": "make",
-            "rule": "makes",
-            "message": "half the vehicles should be Fords",
-            "check": {
-                "kind": "share",
-                "field": "make",
-                "value": "Ford",
-                "expected": 0.5,
-                "quote": "about 50% Ford",
-            },
-        }
-    ],
-}
 HALF_FORDS = {"Ford": 0.5, "Toyota": 0.5}
 
 
