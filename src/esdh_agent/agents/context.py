@@ -19,7 +19,7 @@ from esdh_agent.agents.frontmatter import Document, read_document
 from esdh_agent.agents.models import CriticSeverity
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.policy import Policy
-from esdh_agent.core.yamlio import describe_validation_error, load_model
+from esdh_agent.core.yamlio import FAST_LOADER, describe_validation_error, load_model
 from esdh_agent.errors import InputError, WorkspaceError
 from esdh_agent.llm.client import Budgets
 from esdh_agent.workspace import Workspace
@@ -263,7 +263,7 @@ def _listed_file(ws: Workspace, folder: str, name: str, section: tuple[str, ...]
 
 def _index_list(index: Path, section: tuple[str, ...]) -> list[str]:
     try:
-        data: Any = yaml.safe_load(index.read_text(encoding="utf-8"))
+        data: Any = yaml.load(index.read_text(encoding="utf-8"), Loader=FAST_LOADER)
         for key in section:
             data = data[key]
     except (OSError, yaml.YAMLError, KeyError, TypeError):

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel
 
-from esdh_agent.core.yamlio import parse_model
+from esdh_agent.core.yamlio import FAST_LOADER, parse_model
 from esdh_agent.errors import WorkspaceError
 
 __all__ = ["Document", "read_document"]
@@ -51,14 +51,18 @@ def read_document(path: Path, model: type[M]) -> Document:
         ) from None
     header = "\n".join(lines[1:end])
     try:
-        node = yaml.compose(header, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(header)
+        data = yaml.load(header, Loader=FAST_LOADER)
     except yaml.MarkedYAMLError as exc:
         line = (exc.problem_mark.line + 2) if exc.problem_mark is not None else 1
         raise WorkspaceError(
             f"invalid front matter: {exc.problem}", location=f"{path}:{line}"
         ) from None
-    meta = parse_model(model, data, source=str(path), node=_shift(node))
+    meta = parse_model(
+        model,
+        data,
+        source=str(path),
+        node=lambda: _shift(yaml.compose(header, Loader=yaml.SafeLoader)),
+    )
     body = "\n".join(lines[end + 1 :]).strip("\n") + "\n"
     return Document(
         path=path, meta=meta, body=body, body_line=end + 2, sha256=hashlib.sha256(raw).hexdigest()
