@@ -107,51 +107,6 @@ def uuid5_pairs(namespace: uuid.UUID, left: pa.Array, right: pa.Array) -> pa.Arr
     return uuid_column(digest)
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    out: np.ndarray = x ^ (x >> np.uint64(31))
-    return out
-
-
-def hash128(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent 64-bit hashes of each string (nulls hash like empty strings).
-
-    Used to find repeated values across blocks without keeping the strings: equal strings
-    always hash equal, and two different strings collide on both halves with probability
-    about 2**-128.
-    """
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :][: n + 1]
-    data = values.buffers()[2]
-    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
-    starts = offsets[:-1].astype(np.int64)
-    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-    if values.null_count:
-        lengths = np.where(np.asarray(values.is_valid()), lengths, 0)
-    width = int(lengths.max()) if n else 0
-    words = max(1, -(-width // 8))
-    cols = np.arange(words * 8, dtype=np.int64)
-    if width and (lengths == width).all() and offsets[-1] - offsets[0] == n * width:
-        matrix = np.zeros((n, words * 8), dtype=np.uint8)
-        matrix[:, :width] = raw[starts[0] : starts[0] + n * width].reshape(n, width)
-    else:
-        index = np.minimum(starts[:, None] + cols[None, :], max(len(raw) - 1, 0))
-        matrix = np.where(cols[None, :] < lengths[:, None], raw[index], 0).astype(np.uint8)
-    packed = np.ascontiguousarray(matrix).view(np.uint64).reshape(n, words)
-    with np.errstate(over="ignore"):
-        h1 = _mix64(lengths.astype(np.uint64) ^ np.uint64(0x9E3779B97F4A7C15))
-        h2 = _mix64(lengths.astype(np.uint64) ^ np.uint64(0xC2B2AE3D27D4EB4F))
-        for w in range(words):
-            h1 = _mix64(h1 ^ packed[:, w])
-            h2 = _mix64((h2 + packed[:, w]) * np.uint64(0xFF51AFD7ED558CCD))
-    return h1, h2
-
-
 def repeated_rows(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     """Row positions whose (h1, h2) pair occurs more than once."""
     ordered = np.sort(h1)
@@ -163,33 +118,3 @@ def repeated_rows(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
     return rows[counts[inverse.reshape(-1)] > 1]
 
-
-def sort_hashes(
-    hashes: tuple[np.ndarray, np.ndarray], first: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """(order, sorted h1) of a haystack; ``first`` keeps equal keys in row order."""
-    order = np.argsort(hashes[0], kind="stable" if first else "quicksort")
-    return order, hashes[0][order]
-
-
-def index_of(
-    needles: tuple[np.ndarray, np.ndarray],
-    haystack: tuple[np.ndarray, np.ndarray],
-    ordered: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """For each needle hash pair, a haystack position with that pair, or -1.
-
-    With ``ordered`` from ``sort_hashes(haystack, first=True)`` the position is the first
-    one in row order. Needles are looked up in sorted order (cache-friendly).
-    """
-    hay1, hay2 = haystack
-    if not len(hay1):
-        return np.full(len(needles[0]), -1, dtype=np.int64)
-    order, sorted_hay = ordered if ordered is not None else sort_hashes(haystack)
-    needle_order = np.argsort(needles[0])
-    pos = np.empty(len(needle_order), dtype=np.int64)
-    pos[needle_order] = np.searchsorted(sorted_hay, needles[0][needle_order])
-    pos = np.minimum(pos, len(sorted_hay) - 1)
-    candidate = order[pos]
-    found = (sorted_hay[pos] == needles[0]) & (hay2[candidate] == needles[1])
-    return np.where(found, candidate, -1).astype(np.int64)

@@ -34,21 +34,24 @@ class KeyHashes:
 
 _KEY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("row", "<i8")])
 _TOP_BITS, _SPLIT_BITS = 6, 4
+_FIELDS = ("h1", "h2", "rows")
 
 
-def _bucket(h1: np.ndarray, shift: int, bits: int) -> np.ndarray:
-    return ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.intp)
-
-
-def _partition(records: np.ndarray, shift: int, bits: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(bucket, records) for each non-empty bucket of ``bits`` bits of h1 at ``shift``."""
-    buckets = _bucket(records["h1"], shift, bits)
+def _by_bucket(
+    h1: np.ndarray, h2: np.ndarray, rows: np.ndarray, shift: int, bits: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(bucket, records) for each non-empty bucket of ``bits`` (at most 8) bits of h1 at
+    ``shift``, records in their original order within a bucket. The bucket numbers are bytes,
+    so the stable sort is a radix sort, and each field is gathered on its own (gathering
+    whole records is several times slower)."""
+    buckets = ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.uint8)
     order = np.argsort(buckets, kind="stable")
-    counts = np.bincount(buckets, minlength=1 << bits)
+    records = np.empty(len(h1), dtype=_KEY)
+    records["h1"], records["h2"], records["row"] = h1[order], h2[order], rows[order]
     start = 0
-    for bucket, count in enumerate(counts.tolist()):
+    for bucket, count in enumerate(np.bincount(buckets, minlength=1 << bits).tolist()):
         if count:
-            yield bucket, records[order[start : start + count]]
+            yield bucket, records[start : start + count]
         start += count
 
 
@@ -67,7 +70,7 @@ class KeyStore:
         self.budget = budget or SPILL_BUDGET
         self.directory = directory
         self.names: list[str] = []
-        self.pending: dict[tuple[str, int], list[np.ndarray]] = {}
+        self.pending: dict[str, list[KeyHashes]] = {}
         self.held = 0
         self.path: Path | None = None
         self.spilled = 0
@@ -75,13 +78,20 @@ class KeyStore:
     def add(self, name: str, keys: KeyHashes) -> None:
         if name not in self.names:
             self.names.append(name)
-        records = np.empty(len(keys.h1), dtype=_KEY)
-        records["h1"], records["h2"], records["row"] = keys.h1, keys.h2, keys.rows
-        for bucket, part in _partition(records, 64 - _TOP_BITS, _TOP_BITS):
-            self.pending.setdefault((name, bucket), []).append(part)
-        self.held += records.nbytes
+        self.pending.setdefault(name, []).append(keys)
+        self.held += len(keys.h1) * _KEY.itemsize
         if self.held > self.budget:
             self.flush()
+
+    def _held(self, name: str) -> Iterator[tuple[int, np.ndarray]]:
+        """The held records of ``name``, bucket by bucket (and forgotten)."""
+        parts = self.pending.pop(name, [])
+        if not parts:
+            return
+        h1, h2, rows = (np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS)
+        self.held -= len(h1) * _KEY.itemsize
+        del parts
+        yield from _by_bucket(h1, h2, rows, 64 - _TOP_BITS, _TOP_BITS)
 
     def _file(self, name: str, bucket: int) -> Path:
         if self.path is None:
@@ -92,23 +102,22 @@ class KeyStore:
 
     def flush(self) -> None:
         """Append every held bucket to its file and forget it."""
-        for (name, bucket), parts in self.pending.items():
-            with self._file(name, bucket).open("ab") as handle:
-                for part in parts:
-                    handle.write(part.tobytes())
-                    self.spilled += part.nbytes
-        self.pending.clear()
+        for name in list(self.pending):
+            for bucket, part in self._held(name):
+                with self._file(name, bucket).open("ab") as handle:
+                    handle.write(part.data)
+                self.spilled += part.nbytes
         self.held = 0
 
     def buckets(self, name: str) -> Iterator[np.ndarray]:
         """The records of ``name``, one bucket (or sub-bucket) at a time."""
-        if self.path is not None and self.pending:
+        if self.path is None:
+            yield from (part for _, part in self._held(name))
+            return
+        if self.pending:
             self.flush()
         for bucket in range(1 << _TOP_BITS):
-            parts = self.pending.get((name, bucket))
-            if parts is not None:
-                yield np.concatenate(parts)
-            elif self.path is not None and (self.path / f"{name}.{bucket:02d}").exists():
+            if (self.path / f"{name}.{bucket:02d}").exists():
                 yield from self._read(self.path / f"{name}.{bucket:02d}", 64 - _TOP_BITS)
 
     def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
@@ -123,10 +132,10 @@ class KeyStore:
         subs: set[Path] = set()
         with file.open("rb") as handle:
             while len(chunk := np.fromfile(handle, dtype=_KEY, count=limit // _KEY.itemsize)):
-                for sub, part in _partition(chunk, shift, bits):
+                for sub, part in _by_bucket(chunk["h1"], chunk["h2"], chunk["row"], shift, bits):
                     path = file.with_name(f"{file.name}.{sub:02d}")
                     with path.open("ab") as out:
-                        out.write(part.tobytes())
+                        out.write(part.data)
                     subs.add(path)
         file.unlink()
         if len(subs) == 1 and next(iter(subs)).stat().st_size == size:

@@ -8,15 +8,15 @@ columns as 128-bit hashes (for uniqueness) and small value counts (for plan conf
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from esdh_agent.core.checker import Checker, ValidationContext
+from esdh_agent.core.checker import Checker, ValidationContext, as_mask
 from esdh_agent.core.columns import repeated_rows
 from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS
 from esdh_agent.core.keystore import KeyStore
 from esdh_agent.core.report import MAX_SAMPLES, Finding
-from esdh_agent.core.rules.common import ages, licence_key
+from esdh_agent.core.rules.common import licence_key, person_ages
+from esdh_agent.core.rules.vehicle_rows import garaged_elsewhere
+from esdh_agent.core.shapes import char_lengths
 
 __all__ = ["keys_and_tallies", "uniqueness"]
 
@@ -24,13 +24,13 @@ __all__ = ["keys_and_tallies", "uniqueness"]
 def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     """Hand back what uniqueness and plan conformance need."""
     person, vehicle = checker.block["persons"], checker.block["vehicles"]
-    profile = checker.block["profiles"]
     checker.key("persons.person_id", "persons", person.column("person_id"), "person_id")
-    checker.key("persons.licence", "persons", licence_key(checker, sep=" "))
+    checker.key("persons.licence", "persons", licence_key(checker))
     checker.key("vehicles.vehicle_id", "vehicles", vehicle.column("vehicle_id"), "vehicle_id")
-    checker.key("vehicles.vin", "vehicles", vehicle.column("vin"))
-    checker.key("profiles.profile_id", "profiles", profile.column("profile_id"))
-    checker.key("profiles.person_id", "profiles", profile.column("person_id"), "person_id")
+    checker.key("vehicles.vin", "vehicles", vehicle.column("vin"), "vin")
+    checker.key("profiles.profile_id", "profiles", checker.column("profiles", "profile_id"))
+    profile_person = checker.column("profiles", "person_id")
+    checker.key("profiles.person_id", "profiles", profile_person, "person_id")
     if ctx.plan is None:
         return
     lob = checker.codes("persons", "lob_type", LOBS)
@@ -38,15 +38,11 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     checker.tally_codes(
         "state", checker.codes("persons", "state", CONTRACT_STATES), CONTRACT_STATES
     )
-    age = ages(person.column("date_of_birth"), ctx.as_of)
-    checker.tally("age", pa.array(age))
-    checker.tally(
-        "address_line_2", pc.if_else(person.column("address_line_2").is_valid(), "yes", "no")
-    )
-    checker.tally(
-        "zip_plus4",
-        pc.if_else(pc.greater(pc.utf8_length(person.column("postal_code")), 5), "yes", "no"),
-    )
+    checker.tally("age", person_ages(checker, ctx.as_of))
+    unit = as_mask(checker.column("persons", "address_line_2").is_valid())
+    checker.tally_yes_no("address_line_2", unit)
+    length, valid = char_lengths(checker.column("persons", "postal_code"))
+    checker.tally_yes_no("zip_plus4", length > 5, valid)
     owner = checker.index("vehicles", "person_id", "persons", "person_id")
     count = np.bincount(owner[owner >= 0], minlength=person.num_rows)
     pairs = [f"{name}|{k}" for name in LOBS for k in range(int(count.max(initial=0)) + 1)]
@@ -58,13 +54,10 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
         combined = np.where((vlob >= 0) & (codes >= 0), vlob * len(values) + codes, -1)
         labels = [f"{name}|{v}" for name in LOBS for v in values]
         checker.tally_codes(column, combined, labels)
-    checker.tally("make", vehicle.column("make"))
-    checker.tally("model_year", vehicle.column("model_year"))
-    idx = pa.array(np.maximum(owner, 0))
-    elsewhere = pc.not_equal(
-        vehicle.column("garaging_postal_code"), person.column("postal_code").take(idx)
-    )
-    checker.tally("garaging_elsewhere", pc.if_else(elsewhere, "yes", "no"))
+    checker.tally("make", checker.column("vehicles", "make"))
+    checker.tally("model_year", checker.column("vehicles", "model_year"))
+    elsewhere = garaged_elsewhere(checker)
+    checker.tally_yes_no("garaging_elsewhere", as_mask(elsewhere), as_mask(elsewhere.is_valid()))
 
 
 def uniqueness(keys: KeyStore, rules: set[str]) -> list[Finding]:

@@ -12,14 +12,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from esdh_agent.core.checker import Checker, ValidationContext, as_mask
-from esdh_agent.core.columns import fixed_width_bytes, join
-from esdh_agent.core.contract import BODY_STYLES, LOBS, RISKS
+from esdh_agent.core.columns import fixed_width_bytes
+from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS
 from esdh_agent.core.plan import GenerationPlan
-from esdh_agent.core.rules.common import differs, flat_column, lookup_tables, not_in, zip_key
+from esdh_agent.core.rules.common import (
+    LookupTables,
+    catalogue_entries,
+    lookup_tables,
+    not_listed,
+    pattern_failures,
+    zip_rows,
+)
 from esdh_agent.core.vin import YEAR_CODES, check_digits
 
-__all__ = ["DEFAULT_LOB_BODY", "DEFAULT_LOB_RISK", "vehicles"]
+__all__ = ["DEFAULT_LOB_BODY", "DEFAULT_LOB_RISK", "VIN_PATTERN", "garaged_elsewhere", "vehicles"]
 
+VIN_PATTERN = r"^[A-HJ-NPR-Z0-9]{17}$"
+GARAGING = ("garaging_postal_code", "garaging_state")
 DEFAULT_LOB_BODY: dict[str, tuple[str, ...]] = {
     "Personal": ("Sedan", "SUV"),
     "Commercial": ("SUV", "Truck"),
@@ -32,15 +41,20 @@ DEFAULT_LOB_RISK: dict[str, tuple[str, ...]] = {
 
 def _model_years(checker: Checker) -> np.ndarray:
     """Each vehicle's model year (0 where missing)."""
-    year = pc.fill_null(flat_column(checker, "vehicles", "model_year"), 0)
+    year = pc.fill_null(checker.column("vehicles", "model_year"), 0)
     return np.asarray(year.to_numpy(zero_copy_only=False))
 
 
-def _vin_checks(checker: Checker, ctx: ValidationContext) -> None:
-    vin = flat_column(checker, "vehicles", "vin")
-    valid = as_mask(pc.match_substring_regex(vin, r"^[A-HJ-NPR-Z0-9]{17}$"))
+def _make_codes(checker: Checker, tables: LookupTables) -> np.ndarray:
+    """Each vehicle's make among the catalogue's (-1: not a catalogue make)."""
+    return checker.codes("vehicles", "make", tuple(tables.catalogue.makes.to_pylist()))
+
+
+def _vin_checks(checker: Checker, tables: LookupTables) -> None:
+    vin = checker.column("vehicles", "vin")
+    valid = ~pattern_failures(checker, "vehicles", "vin", VIN_PATTERN) & as_mask(vin.is_valid())
     rows = np.flatnonzero(valid)
-    chars = fixed_width_bytes(vin.take(pa.array(rows)), 17)
+    chars = fixed_width_bytes(vin if len(rows) == len(vin) else vin.take(pa.array(rows)), 17)
     bad_check = np.zeros(len(vin), dtype=bool)
     bad_check[rows] = check_digits(chars) != chars[:, 8]
     checker.flag(
@@ -62,9 +76,8 @@ def _vin_checks(checker: Checker, ctx: ValidationContext) -> None:
         bad_year,
         "VIN position 10 does not encode the model year",
     )
-    tables = lookup_tables(ctx.vocab)
-    make = flat_column(checker, "vehicles", "make")
-    known = as_mask(pc.is_in(make, value_set=tables.makes))
+    make = _make_codes(checker, tables)
+    known = make >= 0
     checker.flag(
         "domain.make_unknown",
         "vehicles",
@@ -73,12 +86,18 @@ def _vin_checks(checker: Checker, ctx: ValidationContext) -> None:
         "make is not in the vehicle catalogue",
         severity="warning",
     )
-    pair = join(make, pc.utf8_slice_codeunits(vin, 0, 3), sep="|")
+    wmi = chars[:, :3].astype(np.int64)
+    pair = make[rows] << 24 | wmi[:, 0] << 16 | wmi[:, 1] << 8 | wmi[:, 2]
+    allowed = tables.catalogue.make_wmi
+    spot = np.minimum(np.searchsorted(allowed, pair), max(len(allowed) - 1, 0))
+    listed = allowed[spot] == pair if len(allowed) else np.zeros(len(pair), dtype=bool)
+    bad_wmi = np.zeros(len(vin), dtype=bool)
+    bad_wmi[rows] = known[rows] & ~listed
     checker.flag(
         "domain.vin_wmi",
         "vehicles",
         "vin",
-        known & valid & as_mask(not_in(pair, tables.make_wmi)),
+        bad_wmi,
         "VIN manufacturer prefix (WMI) does not belong to the make",
     )
 
@@ -102,21 +121,13 @@ def _allowed_matrix(
     return out
 
 
-def _catalogue_checks(checker: Checker, ctx: ValidationContext) -> None:
+def _catalogue_checks(checker: Checker, tables: LookupTables) -> None:
     """Make, model and body style are a catalogue entry, sold in the model year."""
-    tables = lookup_tables(ctx.vocab)
-    make = flat_column(checker, "vehicles", "make")
-    model = flat_column(checker, "vehicles", "model")
-    known = as_mask(pc.is_in(make, value_set=tables.makes))
-    entry = np.asarray(
-        pc.fill_null(
-            pc.index_in(join(make, model, sep="|"), value_set=tables.make_models), -1
-        ).to_numpy(zero_copy_only=False),
-        dtype=np.int64,
-    )
+    known = _make_codes(checker, tables) >= 0
+    entry = catalogue_entries(checker, tables)
     body = checker.codes("vehicles", "body_style", BODY_STYLES)
     listed = entry >= 0
-    wrong_body = listed & (body >= 0) & (tables.model_body[np.maximum(entry, 0)] != body)
+    wrong_body = listed & (body >= 0) & (tables.catalogue.model_body[np.maximum(entry, 0)] != body)
     checker.flag(
         "domain.catalogue_model",
         "vehicles",
@@ -126,7 +137,8 @@ def _catalogue_checks(checker: Checker, ctx: ValidationContext) -> None:
     )
     year = _model_years(checker)
     offset = np.clip(year.astype(np.int64) - 1980, 0, 59)
-    sold = tables.model_years[np.maximum(entry, 0), offset] & (year >= 1980) & (year < 2040)
+    sold = tables.catalogue.model_years[np.maximum(entry, 0), offset]
+    sold &= (year >= 1980) & (year < 2040)
     checker.flag(
         "domain.catalogue_year",
         "vehicles",
@@ -169,36 +181,54 @@ def _lob_checks(checker: Checker, plan: GenerationPlan | None) -> None:
         checker.flag(rule, "vehicles", column, bad, message)
 
 
+def garaged_elsewhere(checker: Checker) -> pa.Array:
+    """Whether each vehicle's garaging postal code differs from its owner's (row 0's when it
+    has none; null when either is null)."""
+    return checker.unequal("vehicles", "garaging_postal_code")
+
+
+def _garaging_zip(checker: Checker, tables: LookupTables) -> np.ndarray:
+    """Vehicles whose garaging (ZIP, state) is no vocabulary entry. A vehicle garaged at its
+    owner's postal code and state, whose (ZIP, city, state) is an entry, is garaged at an
+    entry (the pairs are the triples without the city): only the others are looked up."""
+    owner = checker.source_rows("vehicles", "garaging_postal_code")
+    home = zip_rows(checker, tables, "persons", ("postal_code", "city", "state"))
+    fine = checker.same_as_source("vehicles", "garaging_postal_code") & ~home[np.maximum(owner, 0)]
+    fine &= checker.same_as_source("vehicles", "garaging_state")
+    bad = np.zeros(len(owner), dtype=bool)
+    rest = np.flatnonzero(~fine)
+    if len(rest):
+        idx = pa.array(rest)
+        values = [checker.column("vehicles", c).take(idx) for c in GARAGING]
+        state = checker.codes("vehicles", "garaging_state", CONTRACT_STATES)[rest]
+        bad[rest] = not_listed(tables, values, state)
+    return bad
+
+
 def _owner_checks(checker: Checker, ctx: ValidationContext, owner: np.ndarray) -> None:
     """The vehicle shares its owner's line of business and state; garaging ZIP and state."""
     has_owner = owner >= 0
-    idx = pa.array(np.maximum(owner, 0))
-    person = checker.block["persons"]
-
-    def unlike_owner(rule: str, column: str, owner_column: str, message: str) -> None:
-        """``rule``: the vehicle's ``column`` equals its owner's ``owner_column``."""
-        theirs = person.column(owner_column).take(idx)
-        mine = flat_column(checker, "vehicles", column)
-        checker.flag(rule, "vehicles", column, differs(has_owner, mine, theirs), message)
-
-    unlike_owner(
-        "domain.vehicle_lob", "lob_type", "lob_type", "line of business differs from owner's"
-    )
-    unlike_owner(
-        "domain.garaging_state", "garaging_state", "state", "garaged outside owner's state"
-    )
-    pair = zip_key(checker, "vehicles", "garaging_postal_code", "garaging_state")
+    for rule, column, message in (
+        ("domain.vehicle_lob", "lob_type", "line of business differs from owner's"),
+        ("domain.garaging_state", "garaging_state", "garaged outside owner's state"),
+    ):
+        differ = has_owner & as_mask(checker.unequal("vehicles", column))
+        checker.flag(rule, "vehicles", column, differ, message)
     checker.flag(
         "domain.garaging_zip",
         "vehicles",
         "garaging_postal_code",
-        not_in(pair, lookup_tables(ctx.vocab).zip_state),
+        _garaging_zip(checker, lookup_tables(ctx.vocab)),
         "garaging ZIP is not in the garaging state",
     )
     if ctx.plan is not None and ctx.plan.garaging_elsewhere_rate == 0:
         mirrors = "plan says garaging mirrors the residence, but the ZIP differs"
-        unlike_owner(
-            "plan.garaging_mirrors_residence", "garaging_postal_code", "postal_code", mirrors
+        checker.flag(
+            "plan.garaging_mirrors_residence",
+            "vehicles",
+            "garaging_postal_code",
+            has_owner & as_mask(garaged_elsewhere(checker)),
+            mirrors,
         )
 
 
@@ -212,7 +242,8 @@ def vehicles(checker: Checker, ctx: ValidationContext) -> None:
         owner < 0,
         "vehicle's person_id is not a person",
     )
-    _vin_checks(checker, ctx)
-    _catalogue_checks(checker, ctx)
+    tables = lookup_tables(ctx.vocab)
+    _vin_checks(checker, tables)
+    _catalogue_checks(checker, tables)
     _lob_checks(checker, ctx.plan)
     _owner_checks(checker, ctx, owner)
