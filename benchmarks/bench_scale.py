@@ -1,7 +1,7 @@
 """Benchmark scale-out: one big build per engine configuration, side by side.
 
     python benchmarks/bench_scale.py [--quick] [--persons 10M] [--runs local:1,local:2,dask:2]
-        [--format csv,parquet] [--layout parts] [--tmpdir DIR] [--json FILE]
+        [--format csv,parquet] [--layout parts] [--repeat N] [--tmpdir DIR] [--json FILE]
 
 Each run is a real ``build_snapshot`` of the default plan (3 records per person) into a
 throwaway workspace made with ``init_workspace``, whose policy cap is raised for the
@@ -9,7 +9,11 @@ benchmark only (the shipped policy allows 2,000,000 persons). Each run is a fres
 (this script with ``--child``), so no run inherits another's heap. Printed per run: wall time,
 records per second, peak RSS and PSS of the whole process tree (this process, the forkserver
 or the Dask nannies and workers), CPU split, and the content hash, which must be the same for
-every run. Numbers are printed, not asserted: the exit code is 0 unless something crashed.
+every run — every run uses one snapshot name, as ids are keyed on it (ADR 0001). Then one
+PASS/MISS line per target: each multi-worker run's wall time at most 0.67x ``local:1``'s (or,
+when ``local:1`` already keeps more than 1.5 cores busy, at least 1.85 cores busy), peak RSS
+under 1.5 GB, one content hash. Targets are printed, not asserted: the exit code is 0 unless
+something crashed. On a shared machine, ``--repeat 3`` keeps each column's fastest run.
 See benchmarks/README.md.
 """
 
@@ -38,7 +42,12 @@ from esdh_agent.engines.local import available_cpus
 from esdh_agent.engines.pipeline import build_snapshot, library_versions
 from esdh_agent.workspace import Workspace, init_workspace
 
-RSS_TARGET_MB = 2000.0
+RSS_TARGET_MB = 1500.0
+SPEEDUP_TARGET = 0.67
+"""A multi-worker run's wall time as a fraction of ``local:1`` (in-process) at most this..."""
+BUSY_FLOOR, BUSY_TARGET = 1.5, 1.85
+"""...unless ``local:1`` already keeps more than BUSY_FLOOR cores busy: then the multi-worker
+run must keep at least BUSY_TARGET busy (a second worker cannot double what is near two)."""
 console = Console(width=120)
 
 
@@ -74,7 +83,7 @@ def one_run(
     plan = GenerationPlan(person_count=persons)
     policy = ws.policy()
     enforce(policy, plan, "bench_scale")
-    name = f"scale-{engine}-{workers}"
+    name = "scale"  # ids are keyed on the name (ADR 0001): one name, comparable hashes
     with sampler.section() as usage:
         start = time.perf_counter()
         result = build_snapshot(
@@ -145,9 +154,49 @@ def report_table(runs: list[dict[str, Any]], formats: tuple[str, ...], layout: s
     return table
 
 
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "[red]MISS[/]"
+
+
+def targets(runs: list[dict[str, Any]], same: bool) -> list[str]:
+    """One PASS/MISS line per target: speed-up of every multi-worker run against local:1
+    (or the cores-busy clause, when local:1 already keeps more than BUSY_FLOOR busy), peak
+    RSS of every run, and one content hash for all."""
+    lines = []
+    base = next((r for r in runs if (r["engine"], r["workers"]) == ("local", 1)), None)
+    for run in runs:
+        label = f"{run['engine']}:{run['workers']}"
+        if base is not None and run is not base and run["workers"] > 1:
+            if base["cores_busy"] > BUSY_FLOOR:
+                ok = run["cores_busy"] >= BUSY_TARGET
+                lines.append(
+                    f"{label}: local:1 keeps {base['cores_busy']:.2f} > {BUSY_FLOOR} cores busy, "
+                    f"so cores busy {run['cores_busy']:.2f} (target >= {BUSY_TARGET}): "
+                    f"{_verdict(ok)}"
+                )
+            else:
+                ratio = run["wall_s"] / base["wall_s"]
+                ok = ratio <= SPEEDUP_TARGET
+                lines.append(
+                    f"{label}: wall {ratio:.2f}x local:1 (target <= {SPEEDUP_TARGET}x; local:1 "
+                    f"keeps {base['cores_busy']:.2f} <= {BUSY_FLOOR} cores busy): {_verdict(ok)}"
+                )
+        ok = run["rss_mb"] < RSS_TARGET_MB
+        lines.append(
+            f"{label}: peak RSS {run['rss_mb']:,.0f} MB (target < {RSS_TARGET_MB:,.0f} MB): "
+            f"{_verdict(ok)}"
+        )
+    lines.append(f"content hash identical across runs: {_verdict(same)}")
+    return lines
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark scale-out (engines, workers).")
-    parser.add_argument("--quick", action="store_true", help="200k persons (CI)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="400k persons: 7 blocks, enough for a pool (CI)",
+    )
     parser.add_argument("--persons", type=parse_count, help="persons per run (default 10M)")
     parser.add_argument(
         "--runs",
@@ -158,10 +207,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--format", default="csv,parquet", help="formats (csv always)")
     parser.add_argument("--layout", default="parts", choices=("single", "parts"))
     parser.add_argument("--tmpdir", type=Path, help="parent of the throwaway workspace")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per column, interleaved; the fastest is kept"
+    )
     parser.add_argument("--json", type=Path, help="write every number to this JSON file")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # one run, in this process
     args = parser.parse_args(argv)
-    args.persons = args.persons or (200_000 if args.quick else 10_000_000)
+    args.persons = args.persons or (400_000 if args.quick else 10_000_000)
     args.formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     return args
 
@@ -204,21 +256,22 @@ def main(argv: list[str] | None = None) -> int:
         f"[dim]bench_scale: {env['cpus']} CPU(s), Python {env['python']}, "
         f"{args.persons:,} persons, runs {args.runs}, {args.format}, {args.layout} layout[/]"
     )
-    runs = []
+    best: dict[tuple[str, int], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="esdh-scale-", dir=args.tmpdir) as tmp:
         ws = scratch_workspace(Path(tmp), args.persons)
-        for engine, workers in args.runs:
-            console.print(f"[dim]{engine}, {workers} worker(s)…[/]")
-            runs.append(spawn(args, ws, engine, workers))
+        for attempt in range(1, args.repeat + 1):  # interleaved, so noise hits every column
+            for engine, workers in args.runs:
+                console.print(f"[dim]{engine}, {workers} worker(s), run {attempt}…[/]")
+                run = spawn(args, ws, engine, workers)
+                kept = best.get((engine, workers))
+                if kept is None or run["wall_s"] < kept["wall_s"]:
+                    best[(engine, workers)] = run
+    runs = [best[key] for key in args.runs]
     console.print()
     console.print(report_table(runs, args.formats, args.layout))
     same = len({r["content_hash"] for r in runs}) == 1
-    peak = max(r["rss_mb"] for r in runs)
-    console.print(
-        f"content hash identical across runs: {'yes' if same else '[red]NO[/]'}; "
-        f"largest peak RSS {peak:,.0f} MB (target < {RSS_TARGET_MB:,.0f} MB: "
-        f"{'PASS' if peak < RSS_TARGET_MB else 'MISS'})"
-    )
+    for line in targets(runs, same):
+        console.print(line)
     console.print(
         "[dim]Each run is a fresh process. RSS sums it and all its descendants (forkserver and "
         "workers, or the Dask workers; the Dask scheduler and nannies run in it), sampled every "

@@ -109,7 +109,9 @@ def test_validator_reports_the_same_repeats_spilled_block_by_block(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_build_leaves_no_spill_behind(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
+def test_a_build_leaves_no_spill_behind(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("esdh_agent.core.validate.SPILL_BUDGET", 1024)
     result = build_snapshot(
         small_plan(),

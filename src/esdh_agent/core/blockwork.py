@@ -7,12 +7,12 @@ part, or a single file block by block) into contract-typed tables for validation
 from __future__ import annotations
 
 import hashlib
-import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from esdh_agent import __version__
 from esdh_agent.core.contract import arrow_schema
 from esdh_agent.core.generator import GENERATOR_VERSION, generate_block
+from esdh_agent.core.jsonrows import encode_json_rows
 from esdh_agent.core.layout import Layout
 from esdh_agent.core.report import Finding
 from esdh_agent.core.validate import BlockCheck, ValidationContext, check_block
@@ -32,6 +33,9 @@ __all__ = [
     "BlockOutput",
     "BlockTask",
     "CsvRows",
+    "Encoded",
+    "Sink",
+    "Written",
     "decode_csv",
     "encode_csv",
     "encode_parquet",
@@ -62,12 +66,6 @@ def encode_parquet(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
-def encode_json_rows(table: pa.Table) -> bytes:
-    """Rows as JSON objects separated by ',\\n' (the body of a JSON array)."""
-    rows = table.to_pylist()
-    return ",\n".join(json.dumps(r, ensure_ascii=False, default=str) for r in rows).encode()
-
-
 @dataclass(frozen=True)
 class BlockTask:
     """Everything a worker needs, shipped once per worker.
@@ -83,21 +81,48 @@ class BlockTask:
     parts: bool = False
 
 
+@dataclass(frozen=True)
+class Written:
+    """A file a worker wrote itself: a complete part (with its SHA-256) or a chunk of a
+    single-layout file (hashed by the parent as it joins the chunks, so ``sha256`` is empty)."""
+
+    path: str
+    entity: str
+    format: str
+    bytes: int
+    sha256: str = ""
+
+
 @dataclass
 class BlockOutput:
+    """One block's results. ``csv``/``json``/``tables``/``parquet`` hold its encoded data
+    unless a sink took it (``written`` then lists the files); ``sizes`` are the CSV bytes."""
+
     index: int
     csv: dict[str, pa.Buffer]
     digests: dict[str, str]
     rows: dict[str, int]
     check: BlockCheck
-    json: dict[str, bytes] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    json: dict[str, pa.Buffer] = field(default_factory=dict)
     tables: dict[str, pa.Table] = field(default_factory=dict)
     parquet: dict[str, pa.Buffer] = field(default_factory=dict)
+    written: list[Written] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_block(task: BlockTask, index: int) -> BlockOutput:
-    """Generate block ``index``, validate its rows and encode it."""
+Encoded: TypeAlias = "pa.Buffer | bytes | pa.Table"
+Sink: TypeAlias = Callable[[str, str, Encoded], None]
+"""``sink(entity, format, data)`` takes an encoded block (format ``table``: the Arrow table
+for a single Parquet file) so it can be written and dropped at once."""
+
+
+def run_block(task: BlockTask, index: int, sink: Sink | None = None) -> BlockOutput:
+    """Generate block ``index``, validate its rows and encode it.
+
+    Without ``sink`` the encoded data is returned in the output; with one, each encoding is
+    handed to it as soon as it is made and not kept, so a worker holds one at a time.
+    """
     spec = task.layout.blocks[index]
     t0 = time.perf_counter()
     block = generate_block(task.layout, spec)
@@ -109,24 +134,36 @@ def run_block(task: BlockTask, index: int) -> BlockOutput:
     }
     check = check_block(task.ctx, block, offsets)
     t2 = time.perf_counter()
-    csv = {name: encode_csv(table) for name, table in block.items()}
-    digests = {name: hashlib.sha256(data).hexdigest() for name, data in csv.items()}
     out = BlockOutput(
         index=index,
-        csv=csv,
-        digests=digests,
+        csv={},
+        digests={},
         rows={name: table.num_rows for name, table in block.items()},
         check=check,
     )
-    if "json" in task.formats:
-        out.json = {name: encode_json_rows(table) for name, table in block.items()}
-    if "parquet" in task.formats and task.parts:
-        out.parquet = {name: encode_parquet(table) for name, table in block.items()}
-    elif "parquet" in task.formats:
-        out.tables = block
+    for name in list(block):
+        table = block.pop(name)  # each table is freed once encoded (unless kept for Parquet)
+        data = encode_csv(table)
+        out.digests[name] = hashlib.sha256(data).hexdigest()
+        out.sizes[name] = data.size
+        _keep(sink, out.csv, name, "csv", data)
+        if "json" in task.formats:
+            _keep(sink, out.json, name, "json", encode_json_rows(table))
+        if "parquet" in task.formats and task.parts:
+            _keep(sink, out.parquet, name, "parquet", encode_parquet(table))
+        elif "parquet" in task.formats:
+            _keep(sink, out.tables, name, "table", table)
+        del data, table
     t3 = time.perf_counter()
     out.seconds = {"generate": t1 - t0, "validate": t2 - t1, "encode": t3 - t2}
     return out
+
+
+def _keep(sink: Sink | None, into: dict[str, Any], entity: str, fmt: str, data: Any) -> None:
+    if sink is None:
+        into[entity] = data
+    else:
+        sink(entity, fmt, data)
 
 
 def worker_fingerprint() -> dict[str, str]:

@@ -26,7 +26,7 @@ def make_engine(kind: str, workers: int, scheduler: str | None = None) -> Engine
             raise InputError("--scheduler needs --engine dask")
         from esdh_agent.engines.local import LocalEngine
 
-        return LocalEngine(workers)
+        return LocalEngine(workers, in_flight=2)  # results are small: workers write files
     from esdh_agent.engines.dask import DaskEngine
 
-    return DaskEngine(workers, scheduler)
+    return DaskEngine(workers, scheduler, in_flight=2)

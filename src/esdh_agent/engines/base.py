@@ -30,6 +30,11 @@ class Engine(Protocol[T, R]):
     exhausted or closed (callers wrap it in ``contextlib.closing``).
     """
 
+    def in_process(self, blocks: int) -> bool:
+        """Whether ``blocks`` blocks would run in this process (else workers write their own
+        files: ``engines.ownfiles``)."""
+        ...
+
     def map(
         self, fn: Callable[[T, int], R], task: T, indices: range
     ) -> Generator[R, None, None]: ...

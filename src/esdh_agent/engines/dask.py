@@ -7,6 +7,12 @@ every worker once; blocks are submitted through the shared in-order window, so r
 the writer in block order with a bounded number in flight. Before any block runs, every
 worker's ``worker_fingerprint`` must equal the driver's: a worker with another numpy would
 silently make other bytes. ``dask`` is imported only when this engine runs.
+
+Files: the pipeline maps ``ownfiles.write_block``, so a worker that can see the staging
+directory writes the block's files itself and returns only digests. The workers of a
+``LocalCluster`` always share this machine's disk; a worker of a remote cluster
+(``scheduler``) checks for the probe file the driver put in the staging directory and, not
+finding it (no shared disk), sends the block's bytes back for the driver to write.
 """
 
 from __future__ import annotations
@@ -117,6 +123,10 @@ class DaskEngine(Generic[T, R]):
         self.scheduler = scheduler
         self.in_flight = in_flight
         self.timeout = timeout
+
+    def in_process(self, blocks: int) -> bool:
+        """Never: blocks run on the cluster's workers."""
+        return False
 
     def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Generator[R, None, None]:
         if not len(indices):

@@ -21,6 +21,11 @@ __all__ = ["LocalEngine", "available_cpus", "default_workers", "tune_allocator"]
 T = TypeVar("T")
 R = TypeVar("R")
 
+POOL_MIN_BLOCKS = 4
+"""Fewer blocks than this run in-process whatever the worker count: the pool costs about a
+second of CPU to start and warm up, which two or three blocks barely repay (ADR 0005,
+amendment)."""
+
 _TASK: Any = None
 _FN: Any = None
 
@@ -33,14 +38,13 @@ def available_cpus() -> int:
 
 
 def default_workers() -> int:
-    """Worker processes to use when nobody said: one per CPU, or none on a small machine.
+    """Worker processes to use when nobody said: one per CPU, two on a two-CPU machine.
 
-    In-process, Arrow's own threads and the writer thread already keep about 1.6 cores
-    busy, so on a machine with one or two CPUs a process pool is no faster (measured: 1M
-    persons in the same wall time) and triples the memory. See ADR 0005.
+    Workers write their own files (``engines.ownfiles``), so the parent no longer receives,
+    writes and hashes every byte, and a second worker pays even on two CPUs; builds of fewer
+    than ``POOL_MIN_BLOCKS`` blocks run in-process whatever this says. See ADR 0005.
     """
-    cpus = available_cpus()
-    return 1 if cpus <= 2 else cpus
+    return available_cpus()
 
 
 def tune_allocator() -> None:
@@ -76,7 +80,8 @@ def _call(index: int) -> Any:
 
 class LocalEngine(Generic[T, R]):
     """Map ``fn(task, index)`` over block indices, in order: in this process for one worker
-    (or one block), else in a forkserver pool with ``workers * in_flight`` blocks in flight."""
+    (or fewer than ``POOL_MIN_BLOCKS`` blocks, where starting a pool costs more than it
+    gains), else in a forkserver pool with ``workers * in_flight`` blocks in flight."""
 
     def __init__(self, workers: int = 1, in_flight: int = 1) -> None:
         if workers < 1:
@@ -84,14 +89,19 @@ class LocalEngine(Generic[T, R]):
         self.workers = workers
         self.in_flight = in_flight
 
+    def in_process(self, blocks: int) -> bool:
+        """Whether ``blocks`` blocks run here rather than in a pool (see ``POOL_MIN_BLOCKS``)."""
+        return self.workers == 1 or blocks < POOL_MIN_BLOCKS
+
     def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Generator[R, None, None]:
-        if self.workers == 1 or len(indices) <= 1:
+        if self.in_process(len(indices)):
             tune_allocator()
             for index in indices:
                 yield fn(task, index)
             return
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["esdh_agent.core.blockwork"])
+        # "__main__" too: else every worker imports the main script again (the CLI, a benchmark)
+        context.set_forkserver_preload(["__main__", "esdh_agent.engines.ownfiles"])
         workers = min(self.workers, len(indices))
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(fn, task)
@@ -104,7 +114,9 @@ class LocalEngine(Generic[T, R]):
                 workers * self.in_flight,
             )
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Wait for the blocks already running: a worker writing its own files must be done
+            # before the caller removes the staging directory.
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         else:
             pool.shutdown(wait=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from esdh_agent import __version__
-from esdh_agent.core.blockwork import VALUE_LIBRARIES, BlockTask, run_block
+from esdh_agent.core.blockwork import VALUE_LIBRARIES, BlockOutput, BlockTask, run_block
 from esdh_agent.core.contract import (
     CONTRACT_VERSION,
     ENTITIES,
@@ -48,6 +48,7 @@ from esdh_agent.core.validate import ValidationContext, Validator
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.options import check_formats, check_layout
+from esdh_agent.engines.ownfiles import FilesTask, shared_staging, write_block
 from esdh_agent.engines.writer import BlockWriter
 from esdh_agent.errors import SnapshotConflict, SnapshotError, ValidationFailed
 
@@ -169,36 +170,42 @@ def stage_bundle(
     target.mkdir(parents=True, exist_ok=True)
     validator = Validator(ctx, spill_dir=spill_dir or target.parent)
     writer = BlockWriter(target, formats, files_layout)
-    try:
-        with contextlib.closing(runner.map(run_block, task, range(total))) as blocks:
-            for done, out in enumerate(blocks, start=1):
-                writer.add(out)
-                for entity, data in out.csv.items():
-                    entry = entities[entity]
-                    entry.rows += out.rows[entity]
-                    entry.blocks.append(
-                        BlockEntry(
-                            rows=out.rows[entity], bytes=len(data), sha256=out.digests[entity]
+    fn: Callable[[Any, int], BlockOutput] = run_block
+    job: BlockTask | FilesTask = task
+    with contextlib.ExitStack() as stack:
+        try:
+            if not runner.in_process(total):  # workers write their own files (ADR 0005)
+                probe = stack.enter_context(shared_staging(target, files_layout))
+                fn, job = write_block, FilesTask(task, str(target), probe)
+            with contextlib.closing(runner.map(fn, job, range(total))) as blocks:
+                for done, out in enumerate(blocks, start=1):
+                    writer.add(out)
+                    for entity, rows in out.rows.items():
+                        entry = entities[entity]
+                        entry.rows += rows
+                        entry.blocks.append(
+                            BlockEntry(
+                                rows=rows, bytes=out.sizes[entity], sha256=out.digests[entity]
+                            )
                         )
-                    )
-                for phase, value in out.seconds.items():
-                    seconds[phase] += value
-                validator.add(out.check)
-                del out
-                if progress:
-                    progress(done, total)
-        t = time.perf_counter()
-        rows = {e: entry.rows for e, entry in entities.items()}
-        files = writer.close(rows)
-        seconds["write"] = writer.seconds + time.perf_counter() - t
-        t = time.perf_counter()
-        report = validator.finish()
-        seconds["validate_global"] = time.perf_counter() - t
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        validator.close()
+                    for phase, value in out.seconds.items():
+                        seconds[phase] += value
+                    validator.add(out.check)
+                    del out
+                    if progress:
+                        progress(done, total)
+            t = time.perf_counter()
+            rows = {e: entry.rows for e, entry in entities.items()}
+            files = writer.close(rows)
+            seconds["write"] = writer.seconds + time.perf_counter() - t
+            t = time.perf_counter()
+            report = validator.finish()
+            seconds["validate_global"] = time.perf_counter() - t
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            validator.close()
     crash_point("before_manifest")
     meta = metadata_bytes(plan, rows)
     (target / "metadata.json").write_bytes(meta)

@@ -3,9 +3,11 @@
 Blocks arrive in block order from any engine. The writer appends each to the open files of the
 ``single`` layout, or writes it as one self-contained file per entity and format in the
 ``parts`` layout (ADR 0008), hashing every byte as it goes so no file is read back (except a
-single-layout Parquet file, whose footer is written on close). File writes and SHA-256
-release the GIL, so writing overlaps with receiving the next blocks. The queue is short: the
-writer holds at most a few blocks, whatever the row count.
+single-layout Parquet file, whose footer is written on close). Blocks whose files a worker
+wrote itself (``engines.ownfiles``) bring only entries: their parts are listed, their chunks
+joined into the single files in block order. File writes and SHA-256 release the GIL, so
+writing overlaps with receiving the next blocks. The queue is short: the writer holds at most
+a few blocks, whatever the row count.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import FileEntry, Layout, part_path
 from esdh_agent.core.store import fsync_dir, sha256_file
+from esdh_agent.engines.ownfiles import append_table, join_chunk
 
 __all__ = ["BlockWriter"]
 
@@ -67,6 +70,7 @@ class BlockWriter:
         self.header = {e: encode_csv(arrow_schema(e).empty_table(), True) for e in ENTITIES}
         self.blocks = 0
         self.seconds = 0.0
+        self.scratch = bytearray(1 << 20)
         self.error: BaseException | None = None
         self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=2)
         for entity in ENTITIES:
@@ -100,7 +104,9 @@ class BlockWriter:
                 continue
             start = time.perf_counter()
             try:
-                if self.layout == "parts":
+                if out.written:
+                    self._add_written(out)
+                elif self.layout == "parts":
                     self._add_parts(out)
                 else:
                     self._add_single(out)
@@ -128,6 +134,38 @@ class BlockWriter:
                 self.json_started.add(entity)
         for entity, table in out.tables.items():
             self.parquet[entity].write_table(table, row_group_size=max(1, table.num_rows))
+
+    def _add_written(self, out: BlockOutput) -> None:
+        """A block whose files a worker wrote: list its parts (already fsynced), or join its
+        chunks into the single files — in block order, as every block reaches the writer."""
+        for done in out.written:
+            if self.layout == "parts":
+                self.entries.append(
+                    FileEntry(
+                        path=done.path,
+                        bytes=done.bytes,
+                        sha256=done.sha256,
+                        rows=out.rows[done.entity],
+                        entity=done.entity,
+                        format=done.format,
+                    )
+                )
+                continue
+            chunk = self.staged / done.path
+            if done.format == "table":
+                append_table(chunk, self.parquet[done.entity])
+                continue
+            name = f"{done.entity}.{done.format}"
+            if done.format == "json" and done.bytes:
+                if done.entity in self.json_started:
+                    self._write(name, b",\n")
+                self.json_started.add(done.entity)
+            file = self.files[name]
+            file.size += join_chunk(chunk, file.handle, file.sha, self.scratch)
+        if self.layout == "single":  # this thread has time to spare: flush now, not at commit
+            for file in self.files.values():
+                file.handle.flush()
+                os.fdatasync(file.handle.fileno())
 
     def _add_parts(self, out: BlockOutput) -> None:
         """One file per entity and format for this block: each a complete CSV / JSON /
