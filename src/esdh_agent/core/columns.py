@@ -117,4 +117,3 @@ def repeated_rows(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     pairs = np.stack([h1[rows], h2[rows]], axis=1)
     _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
     return rows[counts[inverse.reshape(-1)] > 1]
-
