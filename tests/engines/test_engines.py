@@ -96,25 +96,6 @@ def test_in_order_keeps_at_most_window_in_flight() -> None:
     assert peak == 3
 
 
-def test_in_order_runs_the_first_index_here_after_submitting_the_window() -> None:
-    events: list[str] = []
-
-    def submit(index: int) -> int:
-        events.append(f"submit {index}")
-        return index
-
-    def here(index: int) -> int:
-        events.append(f"here {index}")
-        return index * 10
-
-    out = list(in_order(submit, lambda handle: handle * 10, range(5), 2, here=here))
-    assert out == [0, 10, 20, 30, 40]
-    # the caller works on block 0 only once blocks 1 and 2 are with the workers
-    assert events[:3] == ["submit 1", "submit 2", "here 0"]
-    assert "submit 0" not in events
-    assert list(in_order(submit, lambda h: h, range(0), 2, here=here)) == []
-
-
 class _FakeClient:
     def __init__(self, fingerprint: dict[str, str]) -> None:
         self.fingerprint = fingerprint

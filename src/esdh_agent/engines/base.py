@@ -45,23 +45,17 @@ def in_order(
     result: Callable[[F], R],
     indices: range,
     window: int,
-    here: Callable[[int], R] | None = None,
 ) -> Iterator[R]:
     """Submit up to ``window`` indices ahead, yield results strictly in index order.
 
     ``submit(index)`` starts one unit of work and returns a handle; ``result(handle)`` waits
     for it. Each time the oldest result is taken, the next index is submitted, so at most
-    ``window`` results (plus the one being consumed) exist at once. With ``here``, the first
-    index is computed by ``here(index)`` in the caller, after the window behind it has been
-    submitted, so the caller works while its workers start.
+    ``window`` results (plus the one being consumed) exist at once.
     """
     pending: deque[F] = deque()
     todo = iter(indices)
-    first = next(todo, None) if here is not None else None
     for index in itertools.islice(todo, max(1, window)):
         pending.append(submit(index))
-    if here is not None and first is not None:
-        yield here(first)
     while pending:
         value = result(pending.popleft())
         nxt = next(todo, None)

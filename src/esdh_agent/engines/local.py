@@ -81,9 +81,7 @@ def _call(index: int) -> Any:
 class LocalEngine(Generic[T, R]):
     """Map ``fn(task, index)`` over block indices, in order: in this process for one worker
     (or fewer than ``POOL_MIN_BLOCKS`` blocks, where starting a pool costs more than it
-    gains), else in a forkserver pool with ``workers * in_flight`` blocks in flight — the
-    first block in this process, while the pool starts (about 0.3 s for the forkserver and
-    its imports, then each worker's cold first block): the cores work instead of waiting."""
+    gains), else in a forkserver pool with ``workers * in_flight`` blocks in flight."""
 
     def __init__(self, workers: int = 1, in_flight: int = 1) -> None:
         if workers < 1:
@@ -114,7 +112,6 @@ class LocalEngine(Generic[T, R]):
                 lambda future: future.result(),
                 indices,
                 workers * self.in_flight,
-                here=lambda index: fn(task, index),  # block 0 here while the pool starts
             )
         except BaseException:
             # Wait for the blocks already running: a worker writing its own files must be done
