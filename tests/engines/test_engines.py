@@ -132,3 +132,39 @@ def test_engine_options_are_checked() -> None:
         make_engine("local", 1, "tcp://127.0.0.1:8786")
     with pytest.raises(InputError, match="at least 1"):
         make_engine("dask", 0)
+
+
+_FORKSERVER_PID = """
+import multiprocessing.forkserver as fs
+from esdh_agent.engines.local import LocalEngine
+engine = LocalEngine({workers})
+engine.start({blocks})
+before = fs._forkserver._forkserver_pid
+results = list(engine.map(pow, 2, range({blocks})))
+print(before, fs._forkserver._forkserver_pid, results)
+"""
+
+
+@pytest.mark.parametrize(
+    ("workers", "blocks", "started"), [(2, 4, True), (2, 3, False), (1, 8, False)]
+)
+def test_start_runs_the_pool_server_early_only_for_a_pooled_build(
+    workers: int, blocks: int, started: bool
+) -> None:
+    """``start`` launches the forkserver before ``map`` needs it (its imports overlap the
+    caller's), and ``map`` then uses that same server; an in-process build starts nothing."""
+    import subprocess
+    import sys
+
+    code = _FORKSERVER_PID.format(workers=workers, blocks=blocks)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after, results = done.stdout.split(" ", 2)
+    assert results.strip() == str([2**i for i in range(blocks)])
+    if started:
+        assert before != "None"
+        assert after == before  # the pool reused the server started early
+    else:
+        assert before == "None"
+        assert after == "None"

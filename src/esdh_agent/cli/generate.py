@@ -108,10 +108,10 @@ def generate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
-    from esdh_agent.core.layout import default_snapshot_name
+    from esdh_agent.core.plan import BLOCK_SIZE
     from esdh_agent.core.policy import enforce
+    from esdh_agent.engines.local import LocalEngine
     from esdh_agent.engines.options import ExecutionOptions
-    from esdh_agent.engines.pipeline import build_snapshot
     from esdh_agent.errors import ValidationFailed
 
     ws = open_workspace(workspace)
@@ -126,6 +126,11 @@ def generate_command(
         layout=layout,
         formats=formats,
     )
+    if options.engine == "local":  # the worker pool's imports overlap the generator's below
+        LocalEngine(options.workers).start(-(-plan.person_count // BLOCK_SIZE))
+    from esdh_agent.core.layout import default_snapshot_name
+    from esdh_agent.engines.pipeline import build_snapshot
+
     snapshot = name if name is not None else default_snapshot_name(plan)
     console = err_console()
     progress_cb, progress = _progress(console, enabled=not as_json)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS
-from esdh_agent.core.plan import GenerationPlan
+from esdh_agent.core.plan import BLOCK_SIZE, GenerationPlan
 from esdh_agent.core.rng import allocate_to_blocks, largest_remainder, stream
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.errors import PlanError
@@ -35,9 +35,6 @@ __all__ = [
     "compile_layout",
     "default_snapshot_name",
 ]
-
-BLOCK_SIZE = 65_536
-"""Persons per block. Part of the output's identity: changing it changes values."""
 
 NAME_VARIANTS = ("plain", "hyphenated", "apostrophe", "long", "non_ascii", "max_length")
 VIN_SERIAL_DOMAIN = 33 * 33 * 10**6

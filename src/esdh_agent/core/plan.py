@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from esdh_agent.core.contract import BodyStyle, ContractState, LobType, RiskRating
 
 __all__ = [
+    "BLOCK_SIZE",
     "DEFAULT_PLAN",
     "AgeBand",
     "EdgeCases",
@@ -29,6 +30,10 @@ __all__ = [
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+BLOCK_SIZE = 65_536
+"""Persons per block. Part of the output's identity: changing it changes values. (Here, not in
+``core.layout``, so the command line can count blocks before it imports the generator.)"""
+
 SHARE_TOLERANCE = 1e-6
 
 
