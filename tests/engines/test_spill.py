@@ -45,14 +45,19 @@ def _reference(parts: list[KeyHashes]) -> tuple[int, list[int]]:
     return len(repeated), [int(r) for r in rows[:MAX_SAMPLES]]
 
 
-def _found(store: KeyStore) -> Finding:
-    findings = rules.uniqueness(store, set())
+def _found(store: KeyStore, threads: int = 1) -> Finding:
+    findings = rules.uniqueness(store, set(), threads)
     assert len(findings) == 1
     return findings[0]
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("budget", [None, 96 * 1024, 4096])
-def test_spilled_buckets_give_the_in_memory_answer(tmp_path: Path, budget: int | None) -> None:
+def test_spilled_buckets_give_the_in_memory_answer(
+    tmp_path: Path, budget: int | None, threads: int
+) -> None:
+    """The same count and samples in memory, spilled, split again, and checked on threads
+    (buckets then finish in any order)."""
     parts = _blocks(seed=7, blocks=12, rows=3000)
     store = KeyStore(budget, tmp_path)
     for keys in parts:
@@ -63,7 +68,7 @@ def test_spilled_buckets_give_the_in_memory_answer(tmp_path: Path, budget: int |
         assert store.path is not None and store.path.parent == tmp_path
         assert store.path.name.startswith(".keys.")  # <prefix>.<pid>.<random>: cleanable
     count, samples = _reference(parts)
-    finding = _found(store)
+    finding = _found(store, threads)
     assert (finding.count, finding.samples) == (count, [f"row {r}" for r in samples])
     assert finding.count > 12 and finding.rule == "unique.vin"
     store.close()
@@ -93,7 +98,7 @@ def test_validator_reports_the_same_repeats_spilled_block_by_block(
     ctx = ValidationContext(vocab=vocab, as_of=plan.as_of_date, marker=MARKER, plan=plan)
     whole = Validator(ctx)
     whole.add(check_block(ctx, tables, {}))
-    spilled = Validator(ctx, spill_dir=tmp_path, budget=4096)
+    spilled = Validator(ctx, spill_dir=tmp_path, budget=4096, threads=2)
     for start in range(0, 240, 60):  # four slices of every entity, as four blocks
         block = {e: t.slice(start * t.num_rows // 240, t.num_rows // 4) for e, t in tables.items()}
         offsets = {e: start * t.num_rows // 240 for e, t in tables.items()}

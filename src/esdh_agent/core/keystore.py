@@ -7,11 +7,12 @@ pass its budget, so checking uniqueness never needs every key in memory at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +112,23 @@ class KeyStore:
 
     def buckets(self, name: str) -> Iterator[np.ndarray]:
         """The records of ``name``, one bucket (or sub-bucket) at a time."""
+        for read in self.readers(name):
+            yield from read()
+
+    def readers(self, name: str) -> Iterator[Callable[[], Iterator[np.ndarray]]]:
+        """One reader per bucket of ``name``, each yielding that bucket's records (split again
+        when too big). Readers touch only their own bucket's files, so they may run on
+        threads of their own, in any order."""
         if self.path is None:
-            yield from (part for _, part in self._held(name))
+            for _, part in self._held(name):
+                yield functools.partial(iter, (part,))
             return
         if self.pending:
             self.flush()
         for bucket in range(1 << _TOP_BITS):
-            if (self.path / f"{name}.{bucket:02d}").exists():
-                yield from self._read(self.path / f"{name}.{bucket:02d}", 64 - _TOP_BITS)
+            file = self.path / f"{name}.{bucket:02d}"
+            if file.exists():
+                yield functools.partial(self._read, file, 64 - _TOP_BITS)
 
     def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
         limit = max(self.budget // 4, _KEY.itemsize)

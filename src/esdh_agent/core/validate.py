@@ -65,13 +65,20 @@ class Validator:
     Findings are merged as blocks arrive (counts added, the first samples kept), tallies are
     small and key hashes go to a ``KeyStore`` that spills past ``budget`` bytes (default
     this module's ``SPILL_BUDGET``, read when the validator is made), so memory stays bounded
-    whatever the number of blocks. ``finish`` (or ``close``) removes the spill files.
+    whatever the number of blocks. ``finish`` (or ``close``) removes the spill files;
+    ``threads`` check the uniqueness buckets side by side there (a build with a worker pool
+    passes its worker count, as those cores are otherwise idle by then).
     """
 
     def __init__(
-        self, ctx: ValidationContext, spill_dir: Path | None = None, budget: int | None = None
+        self,
+        ctx: ValidationContext,
+        spill_dir: Path | None = None,
+        budget: int | None = None,
+        threads: int = 1,
     ) -> None:
         self.ctx = ctx
+        self.threads = threads
         self.findings: dict[tuple[str, str, str | None, str], Finding] = {}
         self.rows: Counter[str] = Counter()
         self.rules: set[str] = set()
@@ -97,7 +104,7 @@ class Validator:
     def finish(self) -> ValidationReport:
         try:
             findings = list(self.findings.values())
-            findings += rules.uniqueness(self.keys, self.rules)
+            findings += rules.uniqueness(self.keys, self.rules, self.threads)
         finally:
             self.close()
         if self.ctx.plan is not None:

@@ -47,6 +47,7 @@ from esdh_agent.core.store import CommitResult, SnapshotStore, check_name
 from esdh_agent.core.validate import ValidationContext, Validator
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.engines import make_engine
+from esdh_agent.engines.local import available_cpus
 from esdh_agent.engines.options import check_formats, check_layout
 from esdh_agent.engines.ownfiles import FilesTask, shared_staging, write_block
 from esdh_agent.engines.writer import BlockWriter
@@ -168,13 +169,18 @@ def stage_bundle(
     task = BlockTask(layout=compiled, ctx=ctx, formats=formats, parts=files_layout == "parts")
     total = len(compiled.blocks)
     target.mkdir(parents=True, exist_ok=True)
-    validator = Validator(ctx, spill_dir=spill_dir or target.parent)
+    pooled = not runner.in_process(total)
+    validator = Validator(
+        ctx,
+        spill_dir=spill_dir or target.parent,
+        threads=min(workers, available_cpus()) if pooled else 1,
+    )
     writer = BlockWriter(target, formats, files_layout)
     fn: Callable[[Any, int], BlockOutput] = run_block
     job: BlockTask | FilesTask = task
     with contextlib.ExitStack() as stack:
         try:
-            if not runner.in_process(total):  # workers write their own files (ADR 0005)
+            if pooled:  # workers write their own files (ADR 0005)
                 probe = stack.enter_context(shared_staging(target, files_layout))
                 fn, job = write_block, FilesTask(task, str(target), probe)
             with contextlib.closing(runner.map(fn, job, range(total))) as blocks:

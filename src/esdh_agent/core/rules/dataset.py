@@ -7,6 +7,10 @@ columns as 128-bit hashes (for uniqueness) and small value counts (for plan conf
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from esdh_agent.core.checker import Checker, ValidationContext, as_mask
@@ -60,12 +64,39 @@ def keys_and_tallies(checker: Checker, ctx: ValidationContext) -> None:
     checker.tally_yes_no("garaging_elsewhere", as_mask(elsewhere), as_mask(elsewhere.is_valid()))
 
 
-def uniqueness(keys: KeyStore, rules: set[str]) -> list[Finding]:
+def _repeated_rows(read: Callable[[], Iterator[np.ndarray]]) -> np.ndarray:
+    """The rows of one bucket (from ``read``) whose key repeats."""
+    found = [records["row"][repeated_rows(records["h1"], records["h2"])] for records in read()]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _repeats(keys: KeyStore, name: str, threads: int) -> Iterator[np.ndarray]:
+    """The rows of ``name`` whose key repeats, bucket by bucket (in no particular order).
+
+    With more than one thread, buckets are read and checked on ``threads`` threads (reading
+    files and numpy's sorts do not hold the GIL), with at most ``2 * threads`` buckets
+    submitted at once, so no more than ``threads`` buckets are in memory.
+    """
+    if threads <= 1:
+        yield from map(_repeated_rows, keys.readers(name))
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="esdh-unique") as pool:
+        window: deque[Future[np.ndarray]] = deque()
+        for read in keys.readers(name):
+            window.append(pool.submit(_repeated_rows, read))
+            if len(window) >= 2 * threads:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def uniqueness(keys: KeyStore, rules: set[str], threads: int = 1) -> list[Finding]:
     """Values that appear more than once in the whole dataset.
 
-    Checked one hash bucket at a time (equal keys share a bucket), so only one bucket is in
-    memory. The finding counts every row whose value repeats and samples the first rows in
-    row order, exactly as one sort over all keys would.
+    Checked one hash bucket at a time (equal keys share a bucket), so only a few buckets are
+    in memory (see ``_repeats`` for ``threads``). The finding counts every row whose value
+    repeats and samples the first rows in row order, exactly as one sort over all keys would,
+    whatever the order in which buckets are checked.
     """
     findings = []
     for name in sorted(keys.names):
@@ -73,12 +104,10 @@ def uniqueness(keys: KeyStore, rules: set[str]) -> list[Finding]:
         rule = f"unique.{column}"
         rules.add(rule)
         count, first = 0, np.zeros(0, dtype=np.int64)
-        for records in keys.buckets(name):
-            repeated = repeated_rows(records["h1"], records["h2"])
-            if len(repeated):
-                count += len(repeated)
-                rows = np.concatenate([first, records["row"][repeated]])
-                first = np.sort(rows)[:MAX_SAMPLES]
+        for rows in _repeats(keys, name, threads):
+            if len(rows):
+                count += len(rows)
+                first = np.sort(np.concatenate([first, rows]))[:MAX_SAMPLES]
         if not count:
             continue
         findings.append(
