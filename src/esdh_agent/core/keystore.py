@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,36 +23,66 @@ SPILL_BUDGET = 64 << 20
 """Bytes of key hashes a validator holds in memory before it spills them to disk."""
 
 
-@dataclass(frozen=True)
-class KeyHashes:
-    """128-bit hashes of one block's key column (null rows left out) and their row numbers."""
-
-    h1: np.ndarray
-    h2: np.ndarray
-    rows: np.ndarray  # 1-based row numbers in the whole entity
-
-
 _KEY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("row", "<i8")])
 _TOP_BITS, _SPLIT_BITS = 6, 4
-_FIELDS = ("h1", "h2", "rows")
+
+
+def _bucketed(
+    h1: np.ndarray, h2: np.ndarray, rows: np.ndarray, shift: int, bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(records, counts): the records ordered by ``bits`` (at most 8) bits of h1 at ``shift``,
+    in their original order within a bucket, and each bucket's count. The bucket numbers are
+    bytes, so the stable sort is a radix sort, and each field is gathered on its own
+    (gathering whole records is several times slower)."""
+    buckets = ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.uint8)
+    order = np.argsort(buckets, kind="stable")
+    records = np.empty(len(h1), dtype=_KEY)
+    records["h1"], records["h2"], records["row"] = h1[order], h2[order], rows[order]
+    return records, np.bincount(buckets, minlength=1 << bits)
 
 
 def _by_bucket(
     h1: np.ndarray, h2: np.ndarray, rows: np.ndarray, shift: int, bits: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(bucket, records) for each non-empty bucket of ``bits`` (at most 8) bits of h1 at
-    ``shift``, records in their original order within a bucket. The bucket numbers are bytes,
-    so the stable sort is a radix sort, and each field is gathered on its own (gathering
-    whole records is several times slower)."""
-    buckets = ((h1 >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.uint8)
-    order = np.argsort(buckets, kind="stable")
-    records = np.empty(len(h1), dtype=_KEY)
-    records["h1"], records["h2"], records["row"] = h1[order], h2[order], rows[order]
+    """(bucket, records) for each non-empty bucket (see ``_bucketed``)."""
+    records, counts = _bucketed(h1, h2, rows, shift, bits)
     start = 0
-    for bucket, count in enumerate(np.bincount(buckets, minlength=1 << bits).tolist()):
+    for bucket, count in enumerate(counts.tolist()):
         if count:
             yield bucket, records[start : start + count]
         start += count
+
+
+class KeyHashes:
+    """128-bit hashes of one block's key column (null rows left out) and their 1-based row
+    numbers in the whole entity, as records already ordered by the store's buckets.
+
+    Ordering happens where the block is checked (a worker process, in a pooled build), so
+    the store only appends slices: it never sorts a whole budget's worth of keys itself.
+    """
+
+    __slots__ = ("counts", "records")
+
+    def __init__(self, h1: np.ndarray, h2: np.ndarray, rows: np.ndarray) -> None:
+        self.records, self.counts = _bucketed(h1, h2, rows, 64 - _TOP_BITS, _TOP_BITS)
+
+    @property
+    def h1(self) -> np.ndarray:
+        return self.records["h1"]
+
+    @property
+    def h2(self) -> np.ndarray:
+        return self.records["h2"]
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.records["row"]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+_Held = Callable[[int], "np.ndarray | None"]
 
 
 class KeyStore:
@@ -76,23 +105,40 @@ class KeyStore:
         self.path: Path | None = None
         self.spilled = 0
 
-    def add(self, name: str, keys: KeyHashes) -> None:
+    def add(self, name: str, keys: KeyHashes, spill: bool = True) -> None:
+        """Hold ``keys``; past the budget, spill everything held (unless ``spill`` is false:
+        the caller's last keys, which ``readers`` merges with the spilled ones instead of
+        writing them out only to read them back)."""
         if name not in self.names:
             self.names.append(name)
         self.pending.setdefault(name, []).append(keys)
-        self.held += len(keys.h1) * _KEY.itemsize
-        if self.held > self.budget:
+        self.held += keys.records.nbytes
+        if spill and self.held > self.budget:
             self.flush()
 
-    def _held(self, name: str) -> Iterator[tuple[int, np.ndarray]]:
-        """The held records of ``name``, bucket by bucket (and forgotten)."""
+    def _take_held(self, name: str) -> tuple[_Held, np.ndarray]:
+        """Forget the held records of ``name``; return (bucket -> its held records or None,
+        the records per bucket). Buckets are put together from the blocks' slices only when
+        asked for, so a reader thread can do it."""
         parts = self.pending.pop(name, [])
-        if not parts:
-            return
-        h1, h2, rows = (np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS)
-        self.held -= len(h1) * _KEY.itemsize
-        del parts
-        yield from _by_bucket(h1, h2, rows, 64 - _TOP_BITS, _TOP_BITS)
+        self.held -= sum(part.records.nbytes for part in parts)
+        totals = np.zeros(1 << _TOP_BITS, dtype=np.int64)
+        bounds = []
+        for part in parts:
+            totals += part.counts
+            bounds.append(np.concatenate([[0], np.cumsum(part.counts)]).tolist())
+
+        def bucket(number: int) -> np.ndarray | None:
+            pieces = [
+                part.records[ends[number] : ends[number + 1]]
+                for part, ends in zip(parts, bounds, strict=True)
+                if ends[number + 1] > ends[number]
+            ]
+            if not pieces:
+                return None
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+        return bucket, totals
 
     def _file(self, name: str, bucket: int) -> Path:
         if self.path is None:
@@ -104,7 +150,10 @@ class KeyStore:
     def flush(self) -> None:
         """Append every held bucket to its file and forget it."""
         for name in list(self.pending):
-            for bucket, part in self._held(name):
+            held, totals = self._take_held(name)
+            for bucket in np.flatnonzero(totals).tolist():
+                part = held(bucket)
+                assert part is not None
                 with self._file(name, bucket).open("ab") as handle:
                     handle.write(part.data)
                 self.spilled += part.nbytes
@@ -119,16 +168,21 @@ class KeyStore:
         """One reader per bucket of ``name``, each yielding that bucket's records (split again
         when too big). Readers touch only their own bucket's files, so they may run on
         threads of their own, in any order."""
-        if self.path is None:
-            for _, part in self._held(name):
-                yield functools.partial(iter, (part,))
-            return
-        if self.pending:
-            self.flush()
+        held, totals = self._take_held(name)
         for bucket in range(1 << _TOP_BITS):
-            file = self.path / f"{name}.{bucket:02d}"
-            if file.exists():
-                yield functools.partial(self._read, file, 64 - _TOP_BITS)
+            file = self.path / f"{name}.{bucket:02d}" if self.path is not None else None
+            if file is not None and file.exists():
+                yield functools.partial(self._merged, file, held, bucket)
+            elif totals[bucket]:
+                yield functools.partial(_just, held, bucket)
+
+    def _merged(self, file: Path, held: _Held, bucket: int) -> Iterator[np.ndarray]:
+        """A spilled bucket with its records still held appended (on the reader's thread)."""
+        part = held(bucket)
+        if part is not None:
+            with file.open("ab") as handle:
+                handle.write(part.data)
+        yield from self._read(file, 64 - _TOP_BITS)
 
     def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
         limit = max(self.budget // 4, _KEY.itemsize)
@@ -161,3 +215,10 @@ class KeyStore:
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             self.path = None
+
+
+def _just(held: _Held, bucket: int) -> Iterator[np.ndarray]:
+    """A bucket only ever held in memory."""
+    part = held(bucket)
+    if part is not None:
+        yield part

@@ -85,7 +85,10 @@ class Validator:
         self.keys = KeyStore(budget or SPILL_BUDGET, spill_dir)
         self.tallies: dict[str, Counter[str]] = {}
 
-    def add(self, check: BlockCheck) -> None:
+    def add(self, check: BlockCheck, spill: bool = True) -> None:
+        """Merge one block's check. ``spill=False`` for the blocks that end a build: their
+        keys are not spilled just to be read back, ``finish`` merges them with the spilled
+        ones, bucket by bucket, on its threads."""
         for finding in check.findings:
             have = self.findings.get(finding.key())
             if have is None:
@@ -97,7 +100,7 @@ class Validator:
         self.rules |= check.rules
         for name, arrays in check.keys.items():
             for keys in arrays:
-                self.keys.add(name, keys)
+                self.keys.add(name, keys, spill=spill)
         for name, counts in check.tallies.items():
             self.tallies.setdefault(name, Counter()).update(counts)
 

@@ -170,10 +170,9 @@ def stage_bundle(
     total = len(compiled.blocks)
     target.mkdir(parents=True, exist_ok=True)
     pooled = not runner.in_process(total)
+    running = workers if pooled else 1  # blocks computed at once
     validator = Validator(
-        ctx,
-        spill_dir=spill_dir or target.parent,
-        threads=min(workers, available_cpus()) if pooled else 1,
+        ctx, spill_dir=spill_dir or target.parent, threads=min(running, available_cpus())
     )
     writer = BlockWriter(target, formats, files_layout)
     fn: Callable[[Any, int], BlockOutput] = run_block
@@ -196,7 +195,8 @@ def stage_bundle(
                         )
                     for phase, value in out.seconds.items():
                         seconds[phase] += value
-                    validator.add(out.check)
+                    # The last block of each worker ends the build at once: keep its keys.
+                    validator.add(out.check, spill=total - done >= running)
                     del out
                     if progress:
                         progress(done, total)

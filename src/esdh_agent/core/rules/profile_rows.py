@@ -45,7 +45,7 @@ def _uuid5(left: pa.Array, right: pa.Array) -> pa.Array:
     names[:, 16:52] = fixed_width_bytes(left, 36)
     names[:, 52] = ord(":")
     names[:, 53:89] = fixed_width_bytes(right, 36)
-    sha1, flat = hashlib.sha1, memoryview(names).cast("B")
+    sha1, flat = hashlib.sha1, names.data.cast("B")
     raw = b"".join([sha1(flat[i : i + 89]).digest() for i in range(0, len(flat), 89)])
     digest = np.frombuffer(raw, dtype=np.uint8).reshape(len(left), 20)[:, :16].copy()
     digest[:, 6] = (digest[:, 6] & 0x0F) | 0x50
