@@ -200,13 +200,15 @@ def stage_bundle(
                     del out
                     if progress:
                         progress(done, total)
+            # The whole-dataset rules first: the writer thread finishes its last files
+            # meanwhile (close waits for it).
+            t = time.perf_counter()
+            report = validator.finish()
+            seconds["validate_global"] = time.perf_counter() - t
             t = time.perf_counter()
             rows = {e: entry.rows for e, entry in entities.items()}
             files = writer.close(rows)
             seconds["write"] = writer.seconds + time.perf_counter() - t
-            t = time.perf_counter()
-            report = validator.finish()
-            seconds["validate_global"] = time.perf_counter() - t
         except BaseException:
             writer.abort()
             raise

@@ -5,7 +5,8 @@ Blocks arrive in block order from any engine. The writer appends each to the ope
 ``parts`` layout (ADR 0008), hashing every byte as it goes so no file is read back (except a
 single-layout Parquet file, whose footer is written on close). Blocks whose files a worker
 wrote itself (``engines.ownfiles``) bring only entries: their parts are listed, their chunks
-joined into the single files in block order. File writes and SHA-256 release the GIL, so
+joined into the single files in block order (each file on a thread of its own, one block at
+a time, so a file's chunks still join in order). File writes and SHA-256 release the GIL, so
 writing overlaps with receiving the next blocks. The queue is short: the writer holds at most
 a few blocks, whatever the row count.
 """
@@ -13,11 +14,14 @@ a few blocks, whatever the row count.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO, TypeAlias
 
@@ -29,6 +33,7 @@ from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import FileEntry, Layout, part_path
 from esdh_agent.core.store import fsync_dir, sha256_file
+from esdh_agent.engines.local import available_cpus
 from esdh_agent.engines.ownfiles import append_table, join_chunk
 
 __all__ = ["BlockWriter"]
@@ -70,7 +75,7 @@ class BlockWriter:
         self.header = {e: encode_csv(arrow_schema(e).empty_table(), True) for e in ENTITIES}
         self.blocks = 0
         self.seconds = 0.0
-        self.scratch = bytearray(1 << 20)
+        self.pool: ThreadPoolExecutor | None = None
         self.error: BaseException | None = None
         self.queue: queue.Queue[BlockOutput | None] = queue.Queue(maxsize=2)
         for entity in ENTITIES:
@@ -138,6 +143,7 @@ class BlockWriter:
     def _add_written(self, out: BlockOutput) -> None:
         """A block whose files a worker wrote: list its parts (already fsynced), or join its
         chunks into the single files — in block order, as every block reaches the writer."""
+        jobs: list[Callable[[], object]] = []
         for done in out.written:
             if self.layout == "parts":
                 self.entries.append(
@@ -153,19 +159,41 @@ class BlockWriter:
                 continue
             chunk = self.staged / done.path
             if done.format == "table":
-                append_table(chunk, self.parquet[done.entity])
+                jobs.append(functools.partial(append_table, chunk, self.parquet[done.entity]))
                 continue
             name = f"{done.entity}.{done.format}"
+            separator = b""
             if done.format == "json" and done.bytes:
                 if done.entity in self.json_started:
-                    self._write(name, b",\n")
+                    separator = b",\n"
                 self.json_started.add(done.entity)
-            file = self.files[name]
-            file.size += join_chunk(chunk, file.handle, file.sha, self.scratch)
-        if self.layout == "single":  # this thread has time to spare: flush now, not at commit
-            for file in self.files.values():
-                file.handle.flush()
-                os.fdatasync(file.handle.fileno())
+            jobs.append(functools.partial(self._join, name, chunk, separator))
+        self._each_file(jobs)
+
+    def _join(self, name: str, chunk: Path, separator: bytes) -> None:
+        """Append one worker's chunk to the single file ``name`` (after ``separator``), then
+        flush it to disk now rather than at commit."""
+        if separator:
+            self._write(name, separator)
+        file = self.files[name]
+        file.size += join_chunk(chunk, file.handle, file.sha, bytearray(1 << 20))
+        file.handle.flush()
+        os.fdatasync(file.handle.fileno())
+
+    def _each_file(self, jobs: list[Callable[[], object]]) -> None:
+        """Run one block's jobs, one per single file, side by side: files are independent
+        (each job touches only its own file, so blocks still join in order within a file),
+        and joining, hashing and Parquet encoding run without the GIL. All are waited for
+        before the first error is raised, so no job still writes when the files close."""
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                max(1, min(len(jobs), available_cpus())),
+                thread_name_prefix="esdh-join",
+            )
+        futures = [self.pool.submit(job) for job in jobs]
+        wait(futures)
+        for future in futures:
+            future.result()
 
     def _add_parts(self, out: BlockOutput) -> None:
         """One file per entity and format for this block: each a complete CSV / JSON /
@@ -207,6 +235,8 @@ class BlockWriter:
     def _drain(self) -> None:
         self.queue.put(None)
         self.thread.join()
+        if self.pool is not None:
+            self.pool.shutdown()
 
     def close(self, rows: dict[str, int]) -> list[FileEntry]:
         """Finish every file; their entries (path, bytes, rows, SHA-256), sorted by path."""
