@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +84,22 @@ def machine() -> dict[str, Any]:
     }
 
 
-def cli_command() -> list[str]:
-    """The ``esdh-agent`` console script a user runs (pyproject [project.scripts])."""
+@functools.cache
+def cli_command(src: Path | None = None) -> list[str]:
+    """The ``esdh-agent`` console script a user runs (pyproject [project.scripts]): the
+    installed one, or for another source tree the script its own pyproject.toml declares
+    (written to a temporary file the way pip writes console scripts), so each column starts
+    through its own entry point."""
+    if src is not None:
+        pyproject = tomllib.loads((src.parent / "pyproject.toml").read_text(encoding="utf-8"))
+        module, _, function = pyproject["project"]["scripts"]["esdh-agent"].partition(":")
+        launcher = Path(tempfile.mkdtemp(prefix="esdh-e2e-cli-")) / "esdh-agent"
+        launcher.write_text(
+            f"import sys\nfrom {module} import {function}\n"
+            f"if __name__ == '__main__':\n    sys.exit({function}())\n",
+            encoding="utf-8",
+        )
+        return [sys.executable, str(launcher)]
     script = Path(sys.executable).with_name("esdh-agent")
     found = str(script) if script.is_file() else shutil.which("esdh-agent")
     if found is None:
@@ -130,7 +146,7 @@ def run_once(
         cwd = where
     else:
         name = f"e2e-{column.slug}-{round_}"
-        command = [*cli_command(), "generate", "--persons", str(persons)]
+        command = [*cli_command(column.src), "generate", "--persons", str(persons)]
         command += ["--format", column.formats, "--name", name]
         cwd, out = where, where / "data" / "snapshots" / name
     os.sync()  # the previous run's ~400 MB of dirty pages must not throttle this one's writes
@@ -302,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_current:
         columns += [Column("csv", "csv"), Column("csv,json", "csv,json")]
     origins = {str(c.src): package_origin(c.src) for c in columns if c.formats}
-    env |= {"esdh_agent_from": origins, "cli": cli_command()}
+    env |= {"esdh_agent_from": origins, "cli": {str(c.src): cli_command(c.src) for c in columns}}
     console.print(
         f"[dim]bench_e2e: {env['cpu_model']}, {env['cpus']} CPU(s), Python {env['python']}, "
         f"{args.persons:,} persons × {args.repeat} round(s), columns "
@@ -314,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         spaces: dict[Path | None, Path] = {}
         for src in dict.fromkeys(c.src for c in columns if c.formats):
             ws = Path(tmp) / ("ws-baseline" if src else "ws")
-            run_checked([*cli_command(), "init", str(ws)], env=env_for(src))
+            run_checked([*cli_command(src), "init", str(ws)], env=env_for(src))
             spaces[src] = ws
         for round_ in range(args.repeat):
             for c in columns:

@@ -75,3 +75,29 @@ def test_original_system_is_the_original_draw_for_draw(tmp_path: Path) -> None:
     )
     dataset = json.loads((a / "dataset_v0_1.json").read_text(encoding="utf-8"))
     assert dataset["profiles"][0]["profile_id"] == "dd43a343-4641-51d1-a1d9-465fa052e5e9"
+
+
+def test_each_source_tree_starts_through_its_own_console_script(tmp_path: Path) -> None:
+    """``--baseline-src`` columns run the entry point their own pyproject.toml declares (an
+    older tree's may not exist in this one), through a launcher written as pip writes one."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        from benchmarks.bench_e2e import cli_command
+    finally:
+        sys.path.pop(0)
+    tree = tmp_path / "older"
+    (tree / "src").mkdir(parents=True)
+    (tree / "pyproject.toml").write_text(
+        '[project]\nname = "esdh-agent"\n\n[project.scripts]\n'
+        'esdh-agent = "esdh_agent.cli.app:main"\n',
+        encoding="utf-8",
+    )
+    command = cli_command(tree / "src")
+    assert command[0] == sys.executable
+    assert "from esdh_agent.cli.app import main" in Path(command[1]).read_text(encoding="utf-8")
+    done = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("esdh-agent ")
