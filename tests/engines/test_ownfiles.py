@@ -16,7 +16,14 @@ from esdh_agent.core.layout import compile_layout
 from esdh_agent.core.validate import ValidationContext
 from esdh_agent.engines import make_engine
 from esdh_agent.engines.local import LocalEngine, default_workers
-from esdh_agent.engines.ownfiles import CHUNKS, FilesTask, join_chunk, shared_staging, write_block
+from esdh_agent.engines.ownfiles import (
+    CHUNKS,
+    KEYS,
+    FilesTask,
+    join_chunk,
+    shared_staging,
+    write_block,
+)
 from esdh_agent.engines.writer import BlockWriter
 from esdh_agent.workspace import Workspace
 
@@ -52,7 +59,16 @@ def test_a_worker_writes_its_files_and_returns_only_digests(
                 assert hashlib.sha256(data).hexdigest() == done.sha256
             elif done.format == "csv":
                 assert (staged / done.path).read_bytes() == shipped.csv[done.entity].to_pybytes()
+        # Key hashes stay on disk too, bucketed: the same records the block would have sent.
+        assert out.check.keys == {} and set(out.check.key_runs) == set(shipped.check.keys)
+        for name, runs in out.check.key_runs.items():
+            (sent,) = shipped.check.keys[name]
+            (run,) = runs
+            assert Path(run.path).parent == staged / KEYS
+            assert Path(run.path).read_bytes() == sent.records.tobytes()
+            assert run.counts.tolist() == sent.counts.tolist()
     assert not (staged / CHUNKS).exists() and not list(staged.glob(".probe-*"))
+    assert not (staged / KEYS).exists()
 
 
 def test_without_the_probe_file_the_bytes_come_back(workspace: Workspace, tmp_path: Path) -> None:
@@ -60,6 +76,7 @@ def test_without_the_probe_file_the_bytes_come_back(workspace: Workspace, tmp_pa
     elsewhere.mkdir()
     out = write_block(FilesTask(task, str(elsewhere), ".probe-elsewhere"), 2)
     assert out.written == [] and out.csv and out.parquet  # a worker without the shared disk
+    assert out.check.keys and not out.check.key_runs  # and its key hashes come back too
     assert list(elsewhere.iterdir()) == []
 
 

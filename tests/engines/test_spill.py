@@ -51,17 +51,24 @@ def _found(store: KeyStore, threads: int = 1) -> Finding:
     return findings[0]
 
 
+@pytest.mark.parametrize("runs", [False, True])
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("budget", [None, 96 * 1024, 4096])
 def test_spilled_buckets_give_the_in_memory_answer(
-    tmp_path: Path, budget: int | None, threads: int
+    tmp_path: Path, budget: int | None, threads: int, runs: bool
 ) -> None:
     """The same count and samples in memory, spilled, split again, and checked on threads
     (buckets then finish in any order); the last block's keys, held back from the spill,
-    are merged into the spilled buckets."""
+    are merged into the spilled buckets; with ``runs``, every third block's keys come as a
+    worker's run file instead, read a bucket's slice at a time."""
     parts = _blocks(seed=7, blocks=12, rows=3000)
     store = KeyStore(budget, tmp_path)
-    for keys in parts:
+    run_dir = tmp_path.parent / f"{tmp_path.name}-runs"
+    run_dir.mkdir()
+    for index, keys in enumerate(parts):
+        if runs and index % 3 == 1:
+            store.add_run("vehicles.vin", keys.write(run_dir / f"run-{index}"))
+            continue
         store.add("vehicles.vin", keys, spill=keys is not parts[-1])
     spilled = store.path is not None
     assert store.held >= len(parts[-1].h1) * 24  # the last block was held back
@@ -116,9 +123,12 @@ def test_validator_reports_the_same_repeats_spilled_block_by_block(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_build_leaves_no_spill_behind(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
+    """In-process the validator spills; with workers they leave their keys in the staging
+    directory's key folder instead. Either way nothing is left, and every unique.* rule ran."""
     monkeypatch.setattr("esdh_agent.core.validate.SPILL_BUDGET", 1024)
     result = build_snapshot(
         small_plan(),
@@ -127,6 +137,14 @@ def test_a_build_leaves_no_spill_behind(
         marker=MARKER,
         name="spilled",
         block_size=50,
+        workers=workers,
     )
     assert result.report.ok
+    assert {r for r in result.report.rules if r.startswith("unique.")} == {
+        "unique.person_id",
+        "unique.licence",
+        "unique.vehicle_id",
+        "unique.vin",
+        "unique.profile_id",
+    }
     assert not any((workspace.data / ".staging").iterdir())

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from esdh_agent.core.keyhash import keys128
-from esdh_agent.core.keystore import KeyHashes
+from esdh_agent.core.keystore import KeyHashes, KeyRun
 from esdh_agent.core.lookup import HayIndex, confirm, find_first, gathered, run_ids
 from esdh_agent.core.plan import GenerationPlan
 from esdh_agent.core.report import MAX_SAMPLES, Finding, Severity
@@ -96,6 +96,7 @@ class BlockCheck:
     rows: dict[str, int] = field(default_factory=dict)
     rules: set[str] = field(default_factory=set)
     keys: dict[str, list[KeyHashes]] = field(default_factory=dict)
+    key_runs: dict[str, list[KeyRun]] = field(default_factory=dict)  # keys a worker wrote
     tallies: dict[str, Counter[str]] = field(default_factory=dict)
 
 

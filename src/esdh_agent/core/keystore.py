@@ -13,11 +13,12 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SPILL_BUDGET", "KeyHashes", "KeyStore"]
+__all__ = ["SPILL_BUDGET", "KeyHashes", "KeyRun", "KeyStore"]
 
 SPILL_BUDGET = 64 << 20
 """Bytes of key hashes a validator holds in memory before it spills them to disk."""
@@ -81,6 +82,23 @@ class KeyHashes:
     def __len__(self) -> int:
         return len(self.records)
 
+    def write(self, path: Path) -> KeyRun:
+        """Put the records in a file (a worker does, for its block); the run names it."""
+        self.records.tofile(path)
+        return KeyRun(str(path), self.counts)
+
+
+@dataclass(frozen=True)
+class KeyRun:
+    """A block's key records in a file, in bucket order, and how many each bucket holds:
+    what a worker hands back instead of the records themselves (``KeyHashes.write``)."""
+
+    path: str
+    counts: np.ndarray
+
+    def bounds(self) -> list[int]:
+        return np.concatenate([[0], np.cumsum(self.counts)]).tolist()  # type: ignore[no-any-return]
+
 
 _Held = Callable[[int], "np.ndarray | None"]
 
@@ -104,6 +122,15 @@ class KeyStore:
         self.held = 0
         self.path: Path | None = None
         self.spilled = 0
+        self.runs: dict[str, list[tuple[str, list[int]]]] = {}
+
+    def add_run(self, name: str, run: KeyRun) -> None:
+        """Take a block's keys that a worker left in a file: nothing is held or written here;
+        ``readers`` reads each bucket's slice of the file where it checks the bucket. The
+        file belongs to the caller (the build's staging directory)."""
+        if name not in self.names:
+            self.names.append(name)
+        self.runs.setdefault(name, []).append((run.path, run.bounds()))
 
     def add(self, name: str, keys: KeyHashes, spill: bool = True) -> None:
         """Hold ``keys``; past the budget, spill everything held (unless ``spill`` is false:
@@ -169,23 +196,61 @@ class KeyStore:
         when too big). Readers touch only their own bucket's files, so they may run on
         threads of their own, in any order."""
         held, totals = self._take_held(name)
+        runs = self.runs.pop(name, [])
+        for _, ends in runs:
+            totals += np.diff(ends)
+        if runs and self.path is None and totals.max(initial=0) * _KEY.itemsize > self._limit():
+            self._file(name, 0)  # a bucket may need a file: make the directory before threads
         for bucket in range(1 << _TOP_BITS):
             file = self.path / f"{name}.{bucket:02d}" if self.path is not None else None
-            if file is not None and file.exists():
-                yield functools.partial(self._merged, file, held, bucket)
-            elif totals[bucket]:
-                yield functools.partial(_just, held, bucket)
+            spilled = file is not None and file.exists()
+            if spilled or totals[bucket]:
+                yield functools.partial(self._merged, name, bucket, held, runs, spilled)
 
-    def _merged(self, file: Path, held: _Held, bucket: int) -> Iterator[np.ndarray]:
-        """A spilled bucket with its records still held appended (on the reader's thread)."""
+    def _merged(
+        self,
+        name: str,
+        bucket: int,
+        held: _Held,
+        runs: list[tuple[str, list[int]]],
+        spilled: bool,
+    ) -> Iterator[np.ndarray]:
+        """One bucket: its spilled file, its records still held and its slices of the
+        workers' run files, checked together (on the reader's thread). Small enough, they
+        are joined in memory; else appended to the bucket's file, which ``_read`` splits."""
         part = held(bucket)
-        if part is not None:
-            with file.open("ab") as handle:
+        counts = [(path, ends[bucket], ends[bucket + 1]) for path, ends in runs]
+        counts = [(path, start, end) for path, start, end in counts if end > start]
+        total = sum(end - start for _, start, end in counts) + (
+            len(part) if part is not None else 0
+        )
+        if not spilled and total * _KEY.itemsize <= self._limit():
+            if total:
+                records = np.empty(total, dtype=_KEY)
+                at = 0
+                for path, start, end in counts:
+                    _pread_into(path, start, records[at : at + end - start])
+                    at += end - start
+                if part is not None:
+                    records[at:] = part
+                yield records
+            return
+        file = self._file(name, bucket)
+        with file.open("ab") as handle:
+            for path, start, end in counts:
+                piece = np.empty(end - start, dtype=_KEY)
+                _pread_into(path, start, piece)
+                handle.write(piece.data)
+            if part is not None:
                 handle.write(part.data)
         yield from self._read(file, 64 - _TOP_BITS)
 
+    def _limit(self) -> int:
+        """The most bytes of one bucket checked in memory before it is split."""
+        return max(self.budget // 4, _KEY.itemsize)
+
     def _read(self, file: Path, shift: int) -> Iterator[np.ndarray]:
-        limit = max(self.budget // 4, _KEY.itemsize)
+        limit = self._limit()
         size = file.stat().st_size
         if size <= limit or shift <= 0:
             yield np.fromfile(file, dtype=_KEY)
@@ -209,16 +274,25 @@ class KeyStore:
             yield from self._read(path, shift)
 
     def close(self) -> None:
-        """Forget held records and remove the spill directory."""
+        """Forget held records and runs, and remove the spill directory."""
         self.pending.clear()
+        self.runs.clear()
         self.held = 0
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             self.path = None
 
 
-def _just(held: _Held, bucket: int) -> Iterator[np.ndarray]:
-    """A bucket only ever held in memory."""
-    part = held(bucket)
-    if part is not None:
-        yield part
+def _pread_into(path: str, start: int, out: np.ndarray) -> None:
+    """Records ``start:start + len(out)`` of a run file, read straight into ``out`` (one open
+    and one ``pread``: a bucket's reader takes a slice of every block's run)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        view, offset = out.data.cast("B"), start * _KEY.itemsize
+        while view:
+            count = os.preadv(fd, [view], offset)
+            if count <= 0:
+                raise OSError(f"{path}: key run shorter than its counts")
+            view, offset = view[count:], offset + count
+    finally:
+        os.close(fd)

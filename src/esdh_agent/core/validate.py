@@ -101,6 +101,9 @@ class Validator:
         for name, arrays in check.keys.items():
             for keys in arrays:
                 self.keys.add(name, keys, spill=spill)
+        for name, runs in check.key_runs.items():
+            for run in runs:
+                self.keys.add_run(name, run)
         for name, counts in check.tallies.items():
             self.tallies.setdefault(name, Counter()).update(counts)
 

@@ -3,7 +3,8 @@
 A process pool that shipped every block's CSV/JSON buffers and Arrow tables (about 55 MB a
 block) to the parent, to be written and hashed there, cost more than the second worker gained
 (ADR 0005, amendment). With ``write_block`` a worker writes into the staging directory itself
-and sends back only digests, sizes, row counts and the ``BlockCheck``:
+and sends back only digests, sizes, row counts and the ``BlockCheck`` (whose key hashes it
+leaves in ``.keys/``, bucketed, for the uniqueness check to read: ADR 0008, amendment):
 
 - ``parts`` layout: the block's complete part files, fsynced, with their SHA-256;
 - ``single`` layout: chunks in ``.chunks/`` — the CSV and JSON bodies, and the Arrow tables as
@@ -50,6 +51,7 @@ from esdh_agent.core.manifest import part_path
 
 __all__ = [
     "CHUNKS",
+    "KEYS",
     "FilesTask",
     "append_table",
     "csv_header",
@@ -60,6 +62,10 @@ __all__ = [
 
 CHUNKS = ".chunks"
 """Folder of the staging directory where workers put single-layout chunks until joined."""
+
+KEYS = ".keys"
+"""Folder of the staging directory where workers leave their blocks' key hashes (bucketed,
+``KeyHashes.write``) for the whole-dataset uniqueness check, instead of sending them."""
 
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 
@@ -92,6 +98,12 @@ def write_block(task: FilesTask, index: int) -> BlockOutput:
     finally:
         files.synced()
     out.written = files.written
+    check = out.check
+    for name, hashes in check.keys.items():
+        check.key_runs[name] = [
+            keys.write(root / KEYS / f"{name}-{index:05d}-{n}") for n, keys in enumerate(hashes)
+        ]
+    check.keys = {}
     return out
 
 
@@ -161,10 +173,12 @@ class _BlockFiles:
 
 @contextlib.contextmanager
 def shared_staging(staged: Path, layout: str) -> Iterator[str]:
-    """Put a probe file (and, for the single layout, the chunk folder) in ``staged`` for the
-    length of a build; yields the probe's name. Both are gone afterwards, failed or not."""
+    """Put a probe file, the key folder (and, for the single layout, the chunk folder) in
+    ``staged`` for the length of a build; yields the probe's name. All are gone afterwards,
+    failed or not."""
     probe = f".probe-{secrets.token_hex(8)}"
     (staged / probe).touch()
+    (staged / KEYS).mkdir()
     if layout == "single":
         (staged / CHUNKS).mkdir()
     try:
@@ -172,6 +186,7 @@ def shared_staging(staged: Path, layout: str) -> Iterator[str]:
     finally:
         (staged / probe).unlink(missing_ok=True)
         shutil.rmtree(staged / CHUNKS, ignore_errors=True)
+        shutil.rmtree(staged / KEYS, ignore_errors=True)
 
 
 def join_chunk(chunk: Path, target: IO[bytes], sha: Any, scratch: bytearray) -> int:
