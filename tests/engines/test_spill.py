@@ -148,3 +148,17 @@ def test_a_build_leaves_no_spill_behind(
         "unique.profile_id",
     }
     assert not any((workspace.data / ".staging").iterdir())
+
+
+def test_one_key_repeated_beyond_a_bucket_is_counted_on_threads(tmp_path: Path) -> None:
+    """A bucket too big to check in memory, though nothing was spilled (every key one value):
+    it goes to a file made before the reader threads start, and every repeat is counted."""
+    rows = 400
+    h = np.full(rows, 7, dtype=np.uint64)
+    store = KeyStore(4 * 1024, tmp_path)  # a bucket over 1 KiB is split: 400 keys are 9.6 KB
+    store.add("persons.person_id", KeyHashes(h, h, np.arange(rows) + 1), spill=False)
+    assert store.path is None
+    finding = _found(store, threads=2)
+    assert finding.count == rows and finding.samples == [f"row {r}" for r in range(1, 6)]
+    store.close()
+    assert list(tmp_path.iterdir()) == []

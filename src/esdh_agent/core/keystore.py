@@ -199,8 +199,8 @@ class KeyStore:
         runs = self.runs.pop(name, [])
         for _, ends in runs:
             totals += np.diff(ends)
-        if runs and self.path is None and totals.max(initial=0) * _KEY.itemsize > self._limit():
-            self._file(name, 0)  # a bucket may need a file: make the directory before threads
+        if self.path is None and totals.max(initial=0) * _KEY.itemsize > self._limit():
+            self._file(name, 0)  # a bucket will need a file: make the directory before threads
         for bucket in range(1 << _TOP_BITS):
             file = self.path / f"{name}.{bucket:02d}" if self.path is not None else None
             spilled = file is not None and file.exists()
