@@ -97,10 +97,15 @@ class KeyRun:
     counts: np.ndarray
 
     def bounds(self) -> list[int]:
-        return np.concatenate([[0], np.cumsum(self.counts)]).tolist()  # type: ignore[no-any-return]
+        return _bounds(self.counts)
 
 
 _Held = Callable[[int], "np.ndarray | None"]
+
+
+def _bounds(counts: np.ndarray) -> list[int]:
+    """Where each bucket starts in bucket-ordered records (and, last, where they end)."""
+    return np.concatenate([[0], np.cumsum(counts)]).tolist()  # type: ignore[no-any-return]
 
 
 class KeyStore:
@@ -153,7 +158,7 @@ class KeyStore:
         bounds = []
         for part in parts:
             totals += part.counts
-            bounds.append(np.concatenate([[0], np.cumsum(part.counts)]).tolist())
+            bounds.append(_bounds(part.counts))
 
         def bucket(number: int) -> np.ndarray | None:
             pieces = [
