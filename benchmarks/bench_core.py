@@ -203,11 +203,11 @@ def build_table(builds: list[dict[str, Any]]) -> Table:
         table.add_column(f"{b['persons']:,} p: s", justify="right")
         table.add_column(f"{b['records']:,} rec/s", justify="right")
     phases = [
-        ("generate (Σ workers)", ["generate"]),
-        ("validate: block (Σ workers)", ["validate_block"]),
+        ("generate (CPU, Σ blocks)", ["generate"]),
+        ("validate: block (CPU, Σ blocks)", ["validate_block"]),
         ("validate: global", ["validate_global"]),
         ("validate: block + global", ["validate_block", "validate_global"]),
-        ("encode CSV (Σ workers)", ["encode"]),
+        ("encode CSV (CPU, Σ blocks)", ["encode"]),
         ("write + checksum", ["write"]),
         ("commit (fsync + rename)", ["commit"]),
         ("END-TO-END wall", ["wall"]),
@@ -302,9 +302,11 @@ def print_report(builds: list[dict[str, Any]], yard: dict[str, Any] | None) -> N
     console.print()
     console.print(build_table(builds))
     console.print(
-        "[dim]generate, validate block and encode run in the workers: seconds summed over all "
-        "blocks (worker time, not wall), so their rec/s is per worker. write + checksum runs "
-        "in a writer thread overlapping the workers. END-TO-END wall is real elapsed time. "
+        "[dim]generate, validate block and encode: CPU seconds of the thread that ran each, "
+        "summed over all blocks (in-process, block i is encoded on a thread while block i+1 "
+        "is generated and validated; with a pool, in the workers), so their rec/s is per "
+        "thread. write + checksum runs in a writer thread overlapping them. END-TO-END wall is "
+        "real elapsed time. "
         "RSS sums parent, forkserver and workers (shared pages count once per process).[/]"
     )
     if yard:

@@ -32,11 +32,14 @@ __all__ = [
     "VALUE_LIBRARIES",
     "BlockOutput",
     "BlockTask",
+    "Checked",
     "CsvRows",
     "Encoded",
     "Sink",
     "Written",
+    "check_generated",
     "decode_csv",
+    "encode_checked",
     "encode_csv",
     "encode_parquet",
     "run_block",
@@ -96,7 +99,10 @@ class Written:
 @dataclass
 class BlockOutput:
     """One block's results. ``csv``/``json``/``tables``/``parquet`` hold its encoded data
-    unless a sink took it (``written`` then lists the files); ``sizes`` are the CSV bytes."""
+    unless a sink took it (``written`` then lists the files); ``sizes`` are the CSV bytes.
+    ``seconds`` are CPU seconds of the thread that ran each phase (generate, validate,
+    encode): phases of an in-process build overlap on two threads, so wall time would count
+    each one's wait for the other."""
 
     index: int
     csv: dict[str, pa.Buffer]
@@ -117,29 +123,51 @@ Sink: TypeAlias = Callable[[str, str, Encoded], None]
 for a single Parquet file) so it can be written and dropped at once."""
 
 
-def run_block(task: BlockTask, index: int, sink: Sink | None = None) -> BlockOutput:
-    """Generate block ``index``, validate its rows and encode it.
+@dataclass
+class Checked:
+    """A block generated and validated but not yet encoded (``check_generated``)."""
 
-    Without ``sink`` the encoded data is returned in the output; with one, each encoding is
-    handed to it as soon as it is made and not kept, so a worker holds one at a time.
-    """
+    index: int
+    tables: dict[str, pa.Table]
+    check: BlockCheck
+    seconds: dict[str, float]
+
+
+def _check(task: BlockTask, index: int, tables: dict[str, pa.Table]) -> BlockCheck:
     spec = task.layout.blocks[index]
-    t0 = time.perf_counter()
-    block = generate_block(task.layout, spec)
-    t1 = time.perf_counter()
     offsets = {
         "persons": spec.person_start,
         "vehicles": spec.vehicle_start,
         "profiles": spec.person_start,
     }
-    check = check_block(task.ctx, block, offsets)
-    t2 = time.perf_counter()
+    return check_block(task.ctx, tables, offsets)
+
+
+def check_generated(task: BlockTask, index: int) -> Checked:
+    """The first half of ``run_block``: generate block ``index`` and validate its rows."""
+    t0 = time.thread_time()
+    tables = generate_block(task.layout, task.layout.blocks[index])
+    t1 = time.thread_time()
+    check = _check(task, index, tables)
+    seconds = {"generate": t1 - t0, "validate": time.thread_time() - t1}
+    return Checked(index=index, tables=tables, check=check, seconds=seconds)
+
+
+def encode_checked(task: BlockTask, checked: Checked, sink: Sink | None = None) -> BlockOutput:
+    """The second half of ``run_block``: encode a checked block in every format asked for.
+
+    Encoding (Arrow's CSV and Parquet writers, the JSON kernels, SHA-256) runs mostly without
+    the GIL, so a thread can encode one block while the next is generated. The block's tables
+    are dropped from ``checked`` as they are encoded.
+    """
+    t2 = time.thread_time()
+    block = checked.tables
     out = BlockOutput(
-        index=index,
+        index=checked.index,
         csv={},
         digests={},
         rows={name: table.num_rows for name, table in block.items()},
-        check=check,
+        check=checked.check,
     )
     for name in list(block):
         table = block.pop(name)  # each table is freed once encoded (unless kept for Parquet)
@@ -154,9 +182,17 @@ def run_block(task: BlockTask, index: int, sink: Sink | None = None) -> BlockOut
         elif "parquet" in task.formats:
             _keep(sink, out.tables, name, "table", table)
         del data, table
-    t3 = time.perf_counter()
-    out.seconds = {"generate": t1 - t0, "validate": t2 - t1, "encode": t3 - t2}
+    out.seconds = {**checked.seconds, "encode": time.thread_time() - t2}
     return out
+
+
+def run_block(task: BlockTask, index: int, sink: Sink | None = None) -> BlockOutput:
+    """Generate block ``index``, validate its rows and encode it.
+
+    Without ``sink`` the encoded data is returned in the output; with one, each encoding is
+    handed to it as soon as it is made and not kept, so a worker holds one at a time.
+    """
+    return encode_checked(task, check_generated(task, index), sink)
 
 
 def _keep(sink: Sink | None, into: dict[str, Any], entity: str, fmt: str, data: Any) -> None:
