@@ -2,13 +2,13 @@
 
 Blocks arrive in block order from any engine. The writer appends each to the open files of the
 ``single`` layout, or writes it as one self-contained file per entity and format in the
-``parts`` layout (ADR 0008), hashing every byte as it goes so no file is read back (except a
-single-layout Parquet file, whose footer is written on close). Blocks whose files a worker
-wrote itself (``engines.ownfiles``) bring only entries: their parts are listed, their chunks
-joined into the single files in block order (each file on a thread of its own, one block at
-a time, so a file's chunks still join in order). File writes and SHA-256 release the GIL, so
-writing overlaps with receiving the next blocks. The queue is short: the writer holds at most
-a few blocks, whatever the row count.
+``parts`` layout (ADR 0008), hashing every byte as it goes so no file is read back (a single
+Parquet file too: its bytes are hashed as Arrow's writer hands them over). Blocks whose
+files a worker wrote itself (``engines.ownfiles``) bring only entries: their parts are
+listed, their chunks joined into the single files in block order (each file on a thread of
+its own, one block at a time, so a file's chunks still join in order). File writes and
+SHA-256 release the GIL, so writing overlaps with receiving the next blocks. The queue is
+short: the writer holds at most a few blocks, whatever the row count.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import os
 import queue
 import threading
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +33,7 @@ from esdh_agent.core.blockwork import BlockOutput, encode_csv
 from esdh_agent.core.contract import ENTITIES, arrow_schema
 from esdh_agent.core.faults import crash_point
 from esdh_agent.core.manifest import FileEntry, Layout, part_path
-from esdh_agent.core.store import fsync_dir, sha256_file
+from esdh_agent.core.store import fsync_dir
 from esdh_agent.engines.local import available_cpus
 from esdh_agent.engines.ownfiles import append_table, join_chunk
 
@@ -50,11 +51,40 @@ class _Hashed:
         self.sha = hashlib.sha256()
         self.size = 0
 
+    def write(self, data: Data) -> None:
+        self.handle.write(data)
+        self.sha.update(data)
+        self.size += len(data)
+
     def close(self, sync: bool = False) -> None:
         if sync:
             self.handle.flush()
             os.fsync(self.handle.fileno())
         self.handle.close()
+
+
+class _Through(io.RawIOBase):
+    """A write-only file object for Arrow's Parquet writer that hashes and counts every byte
+    on its way into a ``_Hashed`` file, so the single Parquet file is not read back to be
+    hashed once its footer is written (a serial pass over the whole file at the end)."""
+
+    def __init__(self, file: _Hashed) -> None:
+        super().__init__()
+        self.file = file
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.file.write(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.file.size
+
+    def close(self) -> None:  # the BlockWriter closes the file itself
+        super().close()
 
 
 class BlockWriter:
@@ -86,22 +116,21 @@ class BlockWriter:
             if "json" in formats:
                 self._open(f"{entity}.json", b"[\n")
             if "parquet" in formats:
+                through = _Through(self._open(f"{entity}.parquet"))
                 self.parquet[entity] = pq.ParquetWriter(
-                    staged / f"{entity}.parquet", arrow_schema(entity), compression="zstd"
+                    through, arrow_schema(entity), compression="zstd"
                 )
         self.thread = threading.Thread(target=self._run, name="esdh-writer", daemon=True)
         self.thread.start()
 
-    def _open(self, name: str, first: Data) -> None:
-        self.files[name] = _Hashed(self.staged / name)
+    def _open(self, name: str, first: Data = b"") -> _Hashed:
+        self.files[name] = file = _Hashed(self.staged / name)
         self._write(name, first)
+        return file
 
     def _write(self, name: str, data: Data) -> None:
         """Every byte of every file goes through here: written, hashed and counted."""
-        file = self.files[name]
-        file.handle.write(data)
-        file.sha.update(data)
-        file.size += len(data)
+        self.files[name].write(data)
 
     def _run(self) -> None:
         while (out := self.queue.get()) is not None:
@@ -246,6 +275,8 @@ class BlockWriter:
         for entity in ENTITIES:
             if "json" in self.formats and self.layout == "single":
                 self._write(f"{entity}.json", b"\n]\n")
+        for writer in self.parquet.values():
+            writer.close()  # the footer goes through the file's hash like every other byte
         for name, file in self.files.items():
             file.close()
             entity, fmt = name.split(".")
@@ -259,19 +290,6 @@ class BlockWriter:
                     format=fmt,
                 )
             )
-        for entity, writer in self.parquet.items():
-            writer.close()
-            path = self.staged / f"{entity}.parquet"
-            self.entries.append(
-                FileEntry(
-                    path=path.name,
-                    bytes=path.stat().st_size,
-                    sha256=sha256_file(path),
-                    rows=rows[entity],
-                    entity=entity,
-                    format="parquet",
-                )
-            )
         if self.layout == "parts":
             for entity in ENTITIES:
                 fsync_dir(self.staged / entity)
@@ -281,8 +299,8 @@ class BlockWriter:
         """Stop the thread and close every file; the caller removes the directory."""
         self.error = self.error or RuntimeError("aborted")
         self._drain()
-        for file in self.files.values():
-            file.close()
         for writer in self.parquet.values():
             with contextlib.suppress(Exception):
                 writer.close()
+        for file in self.files.values():
+            file.close()
