@@ -101,6 +101,7 @@ class BlockWriter:
         self.files: dict[str, _Hashed] = {}
         self.entries: list[FileEntry] = []
         self.parquet: dict[str, pq.ParquetWriter] = {}
+        self.sinks: dict[str, pa.NativeFile] = {}
         self.json_started: set[str] = set()
         self.header = {e: encode_csv(arrow_schema(e).empty_table(), True) for e in ENTITIES}
         self.blocks = 0
@@ -116,9 +117,11 @@ class BlockWriter:
             if "json" in formats:
                 self._open(f"{entity}.json", b"[\n")
             if "parquet" in formats:
-                through = _Through(self._open(f"{entity}.parquet"))
+                # Arrow's buffer in front: one Python call per MiB, not one per page
+                through = pa.PythonFile(_Through(self._open(f"{entity}.parquet")), mode="w")
+                self.sinks[entity] = sink = pa.BufferedOutputStream(through, 1 << 20)
                 self.parquet[entity] = pq.ParquetWriter(
-                    through, arrow_schema(entity), compression="zstd"
+                    sink, arrow_schema(entity), compression="zstd"
                 )
         self.thread = threading.Thread(target=self._run, name="esdh-writer", daemon=True)
         self.thread.start()
@@ -275,8 +278,9 @@ class BlockWriter:
         for entity in ENTITIES:
             if "json" in self.formats and self.layout == "single":
                 self._write(f"{entity}.json", b"\n]\n")
-        for writer in self.parquet.values():
+        for entity, writer in self.parquet.items():
             writer.close()  # the footer goes through the file's hash like every other byte
+            self.sinks[entity].close()  # flushes Arrow's buffer (the file stays open)
         for name, file in self.files.items():
             file.close()
             entity, fmt = name.split(".")
@@ -299,8 +303,10 @@ class BlockWriter:
         """Stop the thread and close every file; the caller removes the directory."""
         self.error = self.error or RuntimeError("aborted")
         self._drain()
-        for writer in self.parquet.values():
+        for entity, writer in self.parquet.items():
             with contextlib.suppress(Exception):
                 writer.close()
+            with contextlib.suppress(Exception):
+                self.sinks[entity].close()
         for file in self.files.values():
             file.close()
