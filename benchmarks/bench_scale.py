@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench_core import TreeSampler, fmt_rate, parse_count
-from esdh_agent.core.plan import BLOCK_SIZE, GenerationPlan
+from esdh_agent.core.plan import GenerationPlan, block_count
 from esdh_agent.core.policy import enforce
 from esdh_agent.engines.local import LocalEngine, available_cpus
 from esdh_agent.engines.pipeline import build_snapshot, library_versions
@@ -84,7 +84,7 @@ def start_pool(engine: str, workers: int, persons: int) -> float | None:
     fork a process, so its imports are not inside the measured wall (the command's own
     imports take longer and hide them); returns the seconds that took, None without a pool."""
     runner = LocalEngine(workers)
-    blocks = -(-persons // BLOCK_SIZE)
+    blocks = block_count(persons)
     if engine != "local" or runner.in_process(blocks):
         return None
     start = time.perf_counter()

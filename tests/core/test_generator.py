@@ -17,7 +17,7 @@ from esdh_agent.core import rng
 from esdh_agent.core.contract import CONTRACT_STATES, PROFILE_NAMESPACE
 from esdh_agent.core.generator import generate_block
 from esdh_agent.core.layout import BLOCK_SIZE, compile_layout, default_snapshot_name
-from esdh_agent.core.plan import AgeBand, EdgeCases, GenerationPlan
+from esdh_agent.core.plan import AgeBand, EdgeCases, GenerationPlan, block_count
 from esdh_agent.core.rng import largest_remainder
 from esdh_agent.core.store import check_name
 from esdh_agent.core.validate import ValidationContext, validate_tables
@@ -320,3 +320,12 @@ def test_feb_29_as_of_date_keeps_ages_exact(vocab: Vocabulary) -> None:
     )
     for p in build(plan, vocab)["persons"].to_pylist():
         assert 16 <= age_on(p["date_of_birth"], plan.as_of_date) <= 90
+
+
+@pytest.mark.parametrize("persons", [1, 50, 99, 100, 101, 250])
+def test_block_count_is_the_number_of_blocks_the_layout_makes(
+    vocab: Vocabulary, persons: int
+) -> None:
+    layout = compile_layout(GenerationPlan(person_count=persons), vocab, MARKER, 100)
+    assert block_count(persons, 100) == len(layout.blocks)
+    assert block_count(200_000) == 4  # three full blocks of 65,536 and one of 3,392

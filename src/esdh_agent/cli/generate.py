@@ -108,7 +108,7 @@ def generate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
-    from esdh_agent.core.plan import BLOCK_SIZE
+    from esdh_agent.core.plan import block_count
     from esdh_agent.core.policy import enforce
     from esdh_agent.engines.local import LocalEngine
     from esdh_agent.engines.options import ExecutionOptions
@@ -127,7 +127,7 @@ def generate_command(
         formats=formats,
     )
     if options.engine == "local":  # the worker pool's imports overlap the generator's below
-        LocalEngine(options.workers).start(-(-plan.person_count // BLOCK_SIZE))
+        LocalEngine(options.workers).start(block_count(plan.person_count))
     from esdh_agent.core.layout import default_snapshot_name
     from esdh_agent.engines.pipeline import build_snapshot
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from esdh_agent.core.contract import BODY_STYLES, CONTRACT_STATES, LOBS, RISKS
-from esdh_agent.core.plan import BLOCK_SIZE, GenerationPlan
+from esdh_agent.core.plan import BLOCK_SIZE, GenerationPlan, block_count
 from esdh_agent.core.rng import allocate_to_blocks, largest_remainder, stream
 from esdh_agent.core.vocab import Vocabulary
 from esdh_agent.errors import PlanError
@@ -205,7 +205,7 @@ def compile_layout(
     makes = tuple(plan.make_mix)  # canonical (alphabetical) order, see plan._canonical
     models, candidates = _models(plan, vocab, makes)
 
-    sizes = np.full(-(-n // block_size), block_size, dtype=np.int64)
+    sizes = np.full(block_count(n, block_size), block_size, dtype=np.int64)
     sizes[-1] = n - block_size * (len(sizes) - 1)
 
     def flat(name: str, shares: list[float]) -> tuple[np.ndarray, np.ndarray]:

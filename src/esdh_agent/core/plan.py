@@ -25,6 +25,7 @@ __all__ = [
     "AgeBand",
     "EdgeCases",
     "GenerationPlan",
+    "block_count",
     "check_shares",
 ]
 
@@ -33,6 +34,12 @@ Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 BLOCK_SIZE = 65_536
 """Persons per block. Part of the output's identity: changing it changes values. (Here, not in
 ``core.layout``, so the command line can count blocks before it imports the generator.)"""
+
+
+def block_count(persons: int, block_size: int = BLOCK_SIZE) -> int:
+    """How many blocks ``persons`` persons make (the last one may be short)."""
+    return -(-persons // block_size)
+
 
 SHARE_TOLERANCE = 1e-6
 
