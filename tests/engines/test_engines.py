@@ -170,3 +170,50 @@ def test_start_runs_the_pool_server_early_only_for_a_pooled_build(
     else:
         assert before == "None"
         assert after == "None"
+
+
+_CLUSTER_FORKS = """
+import os
+import multiprocessing.forkserver as fs
+from esdh_agent.engines.dask import DaskEngine
+
+def parent(task, index):
+    return os.getppid()
+
+engine = DaskEngine(2)
+engine.start(3)
+before = fs._forkserver._forkserver_pid
+parents = set(engine.map(parent, None, range(3)))
+print(before, fs._forkserver._forkserver_pid, len(parents), before in parents)
+"""
+
+
+def test_a_local_dask_cluster_forks_its_workers_from_the_server_started_early() -> None:
+    """``DaskEngine.start`` launches the forkserver (with ``distributed`` preloaded) before the
+    cluster exists, and the cluster's workers are forked from that very server instead of
+    being spawned to import everything anew."""
+    pytest.importorskip("dask.distributed")
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CLUSTER_FORKS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    before, after, parents, forked = done.stdout.split()
+    assert before != "None"
+    assert after == before
+    assert (parents, forked) == ("1", "True")
+
+
+def test_an_existing_dask_cluster_starts_nothing_here() -> None:
+    import multiprocessing.forkserver as fs
+
+    from esdh_agent.engines.dask import DaskEngine
+
+    running = fs._forkserver._forkserver_pid
+    DaskEngine(2, scheduler="tcp://127.0.0.1:9").start(8)
+    assert fs._forkserver._forkserver_pid == running

@@ -110,7 +110,7 @@ def generate_command(
     """Generate, validate and commit a snapshot (the v0.1 baseline by default)."""
     from esdh_agent.core.plan import block_count
     from esdh_agent.core.policy import enforce
-    from esdh_agent.engines.local import LocalEngine
+    from esdh_agent.engines import make_engine
     from esdh_agent.engines.options import ExecutionOptions
     from esdh_agent.errors import ValidationFailed
 
@@ -126,8 +126,10 @@ def generate_command(
         layout=layout,
         formats=formats,
     )
-    if options.engine == "local":  # the worker pool's imports overlap the generator's below
-        LocalEngine(options.workers).start(block_count(plan.person_count))
+    # The workers' server starts now: its imports overlap the build's below.
+    make_engine(options.engine, options.workers, options.scheduler).start(
+        block_count(plan.person_count)
+    )
     from esdh_agent.core.layout import default_snapshot_name
     from esdh_agent.engines.pipeline import build_snapshot
 

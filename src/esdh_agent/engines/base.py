@@ -35,6 +35,11 @@ class Engine(Protocol[T, R]):
         files: ``engines.ownfiles``)."""
         ...
 
+    def start(self, blocks: int) -> None:
+        """Start what the workers of a ``blocks``-block build need before ``map`` is called
+        (the command line calls it before it imports the build, so the two overlap)."""
+        ...
+
     def map(
         self, fn: Callable[[T, int], R], task: T, indices: range
     ) -> Generator[R, None, None]: ...

@@ -2,7 +2,8 @@
 
 With ``scheduler`` it connects to an existing cluster (``tcp://host:8786``); without, it starts
 a ``dask.distributed.LocalCluster`` of ``workers`` processes with one thread each on loopback
-and stops it afterwards. The task (layout, vocabulary, validation context) is scattered to
+and stops it afterwards; its workers fork from the local engine's forkserver, which has
+imported ``distributed`` and the build once (``start`` launches it early). The task (layout, vocabulary, validation context) is scattered to
 every worker once; blocks are submitted through the shared in-order window, so results reach
 the writer in block order with a bounded number in flight. Before any block runs, every
 worker's ``worker_fingerprint`` must equal the driver's: a worker with another numpy would
@@ -25,13 +26,16 @@ from typing import Any, Generic, TypeVar
 
 from esdh_agent.core.blockwork import worker_fingerprint
 from esdh_agent.engines.base import in_order
-from esdh_agent.engines.local import tune_allocator
+from esdh_agent.engines.local import start_forkserver, tune_allocator
 from esdh_agent.errors import EsdhError
 
 __all__ = ["DaskEngine", "connect"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+CLUSTER_PRELOAD = ("distributed",)
+"""What the forkserver imports, besides the build, for the workers of a local cluster."""
 
 INSTALL_HINT = "install it with `pip install 'esdh-agent[dask]'` (dask[distributed])"
 
@@ -60,15 +64,21 @@ def connect(scheduler: str | None, workers: int, timeout: float = 30.0) -> tuple
                 hint="check the address (tcp://host:8786) or leave out --scheduler to start "
                 "a local cluster",
             ) from None
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,  # no dashboard; its HTTP server on a free loopback port:
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    )
+    # Workers fork from our forkserver, which has imported distributed and the build once
+    # (``DaskEngine.start`` may have started it already), instead of each importing them anew.
+    start_forkserver(*CLUSTER_PRELOAD)
+    with importlib.import_module("dask").config.set(
+        {"distributed.worker.multiprocessing-method": "forkserver"}
+    ):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,  # no dashboard; its HTTP server on a free loopback port:
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
     try:
         client = Client(cluster, set_as_default=False)
         client.run(_prepare_worker)
@@ -127,6 +137,14 @@ class DaskEngine(Generic[T, R]):
     def in_process(self, blocks: int) -> bool:
         """Never: blocks run on the cluster's workers."""
         return False
+
+    def start(self, blocks: int) -> None:
+        """Start the server that the local cluster's workers will fork from, so that its
+        imports (about half a second) overlap the caller's own start-up: with the server up,
+        the cluster starts in about 0.1 s, against 0.6 s for workers that import everything
+        themselves. Nothing to start for an existing cluster (``scheduler``)."""
+        if self.scheduler is None:
+            start_forkserver(*CLUSTER_PRELOAD)
 
     def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Generator[R, None, None]:
         if not len(indices):

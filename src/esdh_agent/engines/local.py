@@ -16,7 +16,14 @@ from typing import Any, Generic, TypeVar
 
 from esdh_agent.engines.base import in_order
 
-__all__ = ["LocalEngine", "available_cpus", "default_workers", "tune_allocator"]
+__all__ = [
+    "LocalEngine",
+    "available_cpus",
+    "default_workers",
+    "forkserver_context",
+    "start_forkserver",
+    "tune_allocator",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,12 +72,21 @@ def tune_allocator() -> None:
     mallopt(m_top_pad, 64 << 20)
 
 
-def _forkserver() -> Any:
-    """The forkserver context, with what the server imports once for every worker."""
+def forkserver_context(*preload: str) -> Any:
+    """The forkserver context, with what the server imports once for every worker (and
+    ``preload``, such as ``distributed`` for a Dask cluster's workers)."""
     context = multiprocessing.get_context("forkserver")
     # "__main__" too: else every worker imports the main script again (the CLI, a benchmark)
-    context.set_forkserver_preload(["__main__", "esdh_agent.engines.ownfiles"])
+    context.set_forkserver_preload(["__main__", "esdh_agent.engines.ownfiles", *preload])
     return context
+
+
+def start_forkserver(*preload: str) -> None:
+    """Start the forkserver now (see ``forkserver_context``), unless it runs already."""
+    from multiprocessing import forkserver
+
+    forkserver_context(*preload)
+    forkserver.ensure_running()
 
 
 def _init(fn: Callable[[Any, int], Any], task: Any) -> None:
@@ -109,10 +125,7 @@ class LocalEngine(Generic[T, R]):
         Nothing is started for an in-process build.
         """
         if not self.in_process(blocks):
-            from multiprocessing import forkserver
-
-            _forkserver()
-            forkserver.ensure_running()
+            start_forkserver()
 
     def map(self, fn: Callable[[T, int], R], task: T, indices: range) -> Generator[R, None, None]:
         if self.in_process(len(indices)):
@@ -120,7 +133,7 @@ class LocalEngine(Generic[T, R]):
             for index in indices:
                 yield fn(task, index)
             return
-        context = _forkserver()
+        context = forkserver_context()
         workers = min(self.workers, len(indices))
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(fn, task)
