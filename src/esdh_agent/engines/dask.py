@@ -3,11 +3,12 @@
 With ``scheduler`` it connects to an existing cluster (``tcp://host:8786``); without, it starts
 a ``dask.distributed.LocalCluster`` of ``workers`` processes with one thread each on loopback
 and stops it afterwards; its workers fork from the local engine's forkserver, which has
-imported ``distributed`` and the build once (``start`` launches it early). The task (layout, vocabulary, validation context) is scattered to
-every worker once; blocks are submitted through the shared in-order window, so results reach
-the writer in block order with a bounded number in flight. Before any block runs, every
-worker's ``worker_fingerprint`` must equal the driver's: a worker with another numpy would
-silently make other bytes. ``dask`` is imported only when this engine runs.
+imported ``distributed`` and the build once (``start`` launches it early). The task (layout,
+vocabulary, validation context) is scattered to every worker once; blocks are submitted
+through the shared in-order window, so results reach the writer in block order with a bounded
+number in flight. Before any block runs, every worker's ``worker_fingerprint`` must equal the
+driver's: a worker with another numpy would silently make other bytes. ``dask`` is imported
+only when this engine runs.
 
 Files: the pipeline maps ``ownfiles.write_block``, so a worker that can see the staging
 directory writes the block's files itself and returns only digests. The workers of a
