@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -11,16 +10,10 @@ import pytest
 @pytest.fixture(scope="session")
 def dask_scheduler() -> Iterator[str]:
     """The address of a running two-worker Dask cluster (started once per test session)."""
-    distributed = pytest.importorskip("dask.distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,  # no dashboard; its HTTP server on a free loopback port:
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    )
+    pytest.importorskip("dask.distributed")
+    from esdh_agent.engines.dask import local_cluster
+
+    cluster = local_cluster(2)  # the engine's own settings; tests reach it by its address
     try:
         yield cluster.scheduler_address
     finally:

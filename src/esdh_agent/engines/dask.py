@@ -30,7 +30,7 @@ from esdh_agent.engines.base import in_order
 from esdh_agent.engines.local import start_forkserver, tune_allocator
 from esdh_agent.errors import EsdhError
 
-__all__ = ["DaskEngine", "connect"]
+__all__ = ["DaskEngine", "connect", "local_cluster"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,7 +55,7 @@ def connect(scheduler: str | None, workers: int, timeout: float = 30.0) -> tuple
         distributed: Any = importlib.import_module("dask.distributed")
     except ImportError:
         raise EsdhError("the dask engine needs dask.distributed", hint=INSTALL_HINT) from None
-    Client, LocalCluster = distributed.Client, distributed.LocalCluster
+    Client = distributed.Client
     if scheduler is not None:
         try:
             return Client(scheduler, timeout=timeout, set_as_default=False), None
@@ -65,13 +65,27 @@ def connect(scheduler: str | None, workers: int, timeout: float = 30.0) -> tuple
                 hint="check the address (tcp://host:8786) or leave out --scheduler to start "
                 "a local cluster",
             ) from None
-    # Workers fork from our forkserver, which has imported distributed and the build once
-    # (``DaskEngine.start`` may have started it already), instead of each importing them anew.
+    cluster = local_cluster(workers)
+    try:
+        client = Client(cluster, set_as_default=False)
+        client.run(_prepare_worker)
+    except BaseException:
+        cluster.close()
+        raise
+    return client, cluster
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes, one thread each, on loopback, without a
+    dashboard. Its workers fork from our forkserver, which has imported distributed and the
+    build once (``DaskEngine.start`` may have started it already), instead of each importing
+    them anew."""
+    distributed: Any = importlib.import_module("dask.distributed")
     start_forkserver(*CLUSTER_PRELOAD)
     with importlib.import_module("dask").config.set(
         {"distributed.worker.multiprocessing-method": "forkserver"}
     ):
-        cluster = LocalCluster(
+        return distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
@@ -80,13 +94,6 @@ def connect(scheduler: str | None, workers: int, timeout: float = 30.0) -> tuple
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
-    try:
-        client = Client(cluster, set_as_default=False)
-        client.run(_prepare_worker)
-    except BaseException:
-        cluster.close()
-        raise
-    return client, cluster
 
 
 def check_workers(client: Any) -> int:

@@ -20,7 +20,6 @@ __all__ = [
     "LocalEngine",
     "available_cpus",
     "default_workers",
-    "forkserver_context",
     "start_forkserver",
     "tune_allocator",
 ]
@@ -72,7 +71,7 @@ def tune_allocator() -> None:
     mallopt(m_top_pad, 64 << 20)
 
 
-def forkserver_context(*preload: str) -> Any:
+def _forkserver(*preload: str) -> Any:
     """The forkserver context, with what the server imports once for every worker (and
     ``preload``, such as ``distributed`` for a Dask cluster's workers)."""
     context = multiprocessing.get_context("forkserver")
@@ -82,10 +81,10 @@ def forkserver_context(*preload: str) -> Any:
 
 
 def start_forkserver(*preload: str) -> None:
-    """Start the forkserver now (see ``forkserver_context``), unless it runs already."""
+    """Start the forkserver now (see ``_forkserver``), unless it runs already."""
     from multiprocessing import forkserver
 
-    forkserver_context(*preload)
+    _forkserver(*preload)
     forkserver.ensure_running()
 
 
@@ -133,7 +132,7 @@ class LocalEngine(Generic[T, R]):
             for index in indices:
                 yield fn(task, index)
             return
-        context = forkserver_context()
+        context = _forkserver()
         workers = min(self.workers, len(indices))
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(fn, task)
