@@ -25,7 +25,6 @@ import secrets
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
-from esdh_agent.core.blockwork import worker_fingerprint
 from esdh_agent.engines.base import in_order
 from esdh_agent.engines.local import start_forkserver, tune_allocator
 from esdh_agent.errors import EsdhError
@@ -98,6 +97,8 @@ def local_cluster(workers: int) -> Any:
 
 def check_workers(client: Any) -> int:
     """Refuse workers whose versions differ from ours; return the cluster's thread count."""
+    from esdh_agent.core.blockwork import worker_fingerprint  # the build: not before start
+
     mine = worker_fingerprint()
     try:
         theirs: dict[str, dict[str, str]] = client.run(worker_fingerprint)
