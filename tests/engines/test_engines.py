@@ -217,3 +217,19 @@ def test_an_existing_dask_cluster_starts_nothing_here() -> None:
     running = fs._forkserver._forkserver_pid
     DaskEngine(2, scheduler="tcp://127.0.0.1:9").start(8)
     assert fs._forkserver._forkserver_pid == running
+
+
+def test_making_either_engine_does_not_import_the_build() -> None:
+    """``generate`` makes the engine and calls ``start`` before it imports the build, so that
+    the workers' server loads the build while this process does: making an engine must not
+    import the generator first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from esdh_agent.engines import make_engine; "
+        "make_engine('local', 2); make_engine('dask', 2); "
+        "print('esdh_agent.core.generator' in sys.modules, 'dask' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
